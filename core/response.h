@@ -19,6 +19,7 @@ struct silk_response {
   char *ip_address;
   double download_latency; /* seconds */
   silk__xml_doc *doc;      /* HtmlResponse: parsed on first use or by the thread pool */
+  size_t doc_bytes;        /* libxml2 bytes the document took when parsed */
 };
 
 extern silk_class silk_response_class;      /* "Response" */
@@ -42,8 +43,11 @@ silk_request *silk_response_follow(silk_response *r, const char *href, silk_call
 int silk_response_parse(silk_response *r);
 /* Parse body bytes into a document without touching any tracked object, so it can run on
  * a worker thread; attach the result with silk_response_attach_doc. */
-silk__xml_doc *silk_html_parse_bytes(const char *body, size_t len, const char *url);
-void silk_response_attach_doc(silk_response *r, silk__xml_doc *doc);
+silk__xml_doc *silk_html_parse_bytes(const char *body, size_t len, const char *url,
+                                     const char *encoding, size_t *doc_bytes);
+void silk_response_attach_doc(silk_response *r, silk__xml_doc *doc, size_t doc_bytes);
+/* The charset of the Content-Type header (silk_malloc'd), or NULL. */
+char *silk_response_charset(const silk_response *r);
 
 /* ---- selectors ------------------------------------------------------------------- */
 
@@ -60,8 +64,6 @@ extern silk_class silk_selector_list_class; /* "SelectorList": a list of Selecto
 /* Run an XPath expression on the response's document; a new SelectorList (a silk_list
  * of Selector values), or NULL with silk_lasterror() for an invalid expression. */
 silk_list *silk_response_xpath(silk_response *r, const char *xpath);
-/* Run a small CSS subset (tag, .class, #id, [attr], descendant, ::text, ::attr(x)). */
-silk_list *silk_response_css(silk_response *r, const char *css);
 /* XPath relative to a selector's node. New SelectorList. */
 silk_list *silk_selector_xpath(silk_selector *sel, const char *xpath);
 /* The text of a selector: string value of an element, or the text/attribute result.

@@ -58,7 +58,20 @@ double silk_settings_get_float(const silk_settings *s, const char *name);
 const char *silk_settings_get_str(const silk_settings *s, const char *name);
 const silk_list *silk_settings_get_list(const silk_settings *s, const char *name);
 const silk_dict *silk_settings_get_dict(const silk_settings *s, const char *name);
-/* Priority the current value was set with. */
+/* Priority the current value was set with; -1 for an unknown setting. */
 int silk_settings_priority(const silk_settings *s, const char *name);
+
+/* Set name from a value at a priority (v is borrowed). A str is parsed as text, as
+ * silk_settings_set does; otherwise the type must fit the setting's: bool or int for a
+ * bool, int (or bool) for an int, float or int for a float, None for an optional str, and
+ * a list / dict (deep-copied) or None for a list / dict. Same priority rule and errors as
+ * silk_settings_set. */
+int silk_settings_set_value(silk_settings *s, const char *name, const silk_value *v,
+                            int priority);
+/* "bool", "int", "float", "str", "list" or "dict". */
+const char *silk_settings_type_name(silk_setting_type type);
+/* Forget every setting added by silk_settings_define and free the name index (for
+ * silk_global_cleanup and tests); SILK_EBUSY while a settings object is alive. */
+int silk_settings_registry_reset(void);
 
 #endif

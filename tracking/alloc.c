@@ -29,6 +29,9 @@ static counter tagc[SILK_TAG__COUNT];
 static _Atomic long fail_at;   /* 0: never */
 static _Atomic long alloc_seq; /* allocations since fail_after */
 static int hooks_live;
+static _Thread_local int64_t xml_thread_bytes;
+
+int64_t silk_mem_xml_thread_bytes(void) { return xml_thread_bytes; }
 
 static void count_add(counter *c, int64_t n) {
   int64_t now = atomic_fetch_add_explicit(&c->bytes, n, memory_order_relaxed) + n;
@@ -180,11 +183,24 @@ static char *curl_s(const char *s) {
   return d;
 }
 
-static void *xml_m(size_t n) { return raw_alloc(n, SILK_LIB_XML, 0, 0); }
-static void *xml_r(void *p, size_t n) { return raw_realloc(p, n, SILK_LIB_XML, 0); }
+static void *xml_m(size_t n) {
+  void *p = raw_alloc(n, SILK_LIB_XML, 0, 0);
+  if (p) xml_thread_bytes += (int64_t)n;
+  return p;
+}
+static void *xml_r(void *p, size_t n) {
+  size_t old = silk_alloc_size(p);
+  void *q = raw_realloc(p, n, SILK_LIB_XML, 0);
+  if (q) xml_thread_bytes += (int64_t)n - (int64_t)old;
+  return q;
+}
+static void xml_f(void *p) {
+  xml_thread_bytes -= (int64_t)silk_alloc_size(p);
+  raw_free(p);
+}
 static char *xml_s(const char *s) {
   size_t n = strlen(s) + 1;
-  char *d = raw_alloc(n, SILK_LIB_XML, 0, 0);
+  char *d = xml_m(n);
   if (d) memcpy(d, s, n);
   return d;
 }
@@ -210,7 +226,7 @@ int silk_mem_install_hooks(void) {
     if (e) curl_easy_cleanup(e);
     if (atomic_load(&libc[SILK_LIB_CURL].total) > before) live |= 1 << SILK_LIB_CURL;
   }
-  if (xmlMemSetup(raw_free, xml_m, xml_r, xml_s) == 0) {
+  if (xmlMemSetup(xml_f, xml_m, xml_r, xml_s) == 0) {
     xmlInitParser();
     int64_t before = atomic_load(&libc[SILK_LIB_XML].total);
     xmlFree(xmlStrdup((const xmlChar *)"probe"));

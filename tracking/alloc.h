@@ -85,6 +85,10 @@ int silk_mem_install_hooks(void);
 /* Bitmask from the last silk_mem_install_hooks. */
 int silk_mem_hooks_live(void);
 
+/* Net bytes libxml2 allocated on the calling thread so far: the difference around a
+ * parse is the size of the document it built, even while other threads parse. */
+int64_t silk_mem_xml_thread_bytes(void);
+
 /* Fault injection for out-of-memory tests: the n-th framework allocation from now on
  * (1-based) and every later one fail until reset with 0. */
 void silk_mem_fail_after(long n);

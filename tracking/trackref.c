@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/spider.h"
+#include "tracking/alloc.h"
 
 static bool ignored(const silk_class *cls, const char *const *ignore) {
   if (!ignore) return false;

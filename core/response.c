@@ -1,0 +1,477 @@
+#include "core/response.h"
+
+#include <ctype.h>
+#include <libxml/HTMLparser.h>
+#include <libxml/HTMLtree.h>
+#include <libxml/xpath.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/spider.h"
+#include "core/uthash_silk.h"
+#include "core/url.h"
+#include "tracking/alloc.h"
+
+/* ---- responses ------------------------------------------------------------------- */
+
+static void response_destroy(silk_ref *self) {
+  silk_response *r = (silk_response *)self;
+  silk_free(r->url);
+  silk_free(r->body);
+  silk_free(r->ip_address);
+  silk_headers_release(&r->headers);
+  /* the document goes with its response (Scrapy #2977: a cached selector kept it) */
+  if (r->doc) xmlFreeDoc(r->doc);
+  silk_ref_decref((silk_ref *)r->request);
+  silk_ref_decref((silk_ref *)r->flags);
+}
+
+static int response_traverse(silk_ref *self, silk_visit_fn visit, void *arg) {
+  silk_response *r = (silk_response *)self;
+  int rc = 0;
+  if (r->request) rc = visit(&r->request->base, ".request", arg);
+  if (!rc && r->flags) rc = visit((silk_ref *)r->flags, ".flags", arg);
+  return rc;
+}
+
+static size_t response_owned(silk_ref *self) {
+  silk_response *r = (silk_response *)self;
+  return silk_alloc_size(r->url) + silk_alloc_size(r->body) + silk_alloc_size(r->ip_address) +
+         silk_headers_owned_bytes(&r->headers) + r->doc_bytes;
+}
+
+static int response_repr(silk_ref *self, silk_buf *out) {
+  silk_response *r = (silk_response *)self;
+  return silk_buf_printf(out, "<%s %d %s>", self->cls->name, r->status, r->url);
+}
+
+static const char *const response_attrs[] = {"url",   "status", "headers", "body",   "text",
+                                             "request", "meta", "flags",   "spider", "age",
+                                             "ip_address", "download_latency", NULL};
+
+static int response_getattr(silk_ref *self, const char *name, silk_value *out) {
+  silk_response *r = (silk_response *)self;
+  if (!strcmp(name, "url")) return silk_value_cstr(out, r->url);
+  if (!strcmp(name, "status")) return *out = SILK_INT(r->status), 0;
+  if (!strcmp(name, "body")) return silk_value_str(out, r->body, r->body_len);
+  if (!strcmp(name, "text") && silk_ref_isinstance(self, &silk_text_response_class))
+    return silk_value_str(out, r->body, r->body_len);
+  if (!strcmp(name, "request")) return *out = silk_value_ref((silk_ref *)r->request), 0;
+  if (!strcmp(name, "meta")) {
+    silk_dict *m = r->request ? silk_request_meta(r->request) : NULL;
+    return *out = silk_value_ref((silk_ref *)m), 0;
+  }
+  if (!strcmp(name, "flags")) {
+    if (!r->flags) r->flags = silk_list_new();
+    return *out = silk_value_ref((silk_ref *)r->flags), 0;
+  }
+  if (!strcmp(name, "headers")) {
+    silk_dict *h = silk_headers_to_dict(&r->headers);
+    if (!h) return SILK_ENOMEM;
+    return *out = silk_value_take((silk_ref *)h), 0;
+  }
+  if (!strcmp(name, "spider"))
+    return *out = self->spider ? silk_value_ref(&self->spider->base) : SILK_NONE, 0;
+  if (!strcmp(name, "age")) return *out = SILK_FLOAT(silk_ref_age(self)), 0;
+  if (!strcmp(name, "ip_address")) return silk_value_cstr(out, r->ip_address);
+  if (!strcmp(name, "download_latency")) return *out = SILK_FLOAT(r->download_latency), 0;
+  return SILK_EATTR;
+}
+
+#define RESPONSE_CLASS(sym, nm, parent)                                                 \
+  silk_class sym = {.name = nm,                                                         \
+                    .size = sizeof(silk_response),                                      \
+                    .base = parent,                                                     \
+                    .destroy = response_destroy,                                        \
+                    .traverse = response_traverse,                                      \
+                    .owned_bytes = response_owned,                                      \
+                    .repr = response_repr,                                              \
+                    .getattr = response_getattr,                                        \
+                    .attrs = response_attrs}
+
+RESPONSE_CLASS(silk_response_class, "Response", NULL);
+RESPONSE_CLASS(silk_text_response_class, "TextResponse", &silk_response_class);
+RESPONSE_CLASS(silk_html_response_class, "HtmlResponse", &silk_text_response_class);
+
+static bool looks_like_html(const char *body, size_t len) {
+  size_t i = 0;
+  while (i < len && isspace((unsigned char)body[i])) i++;
+  if (len - i < 5) return false;
+  return !strncasecmp(body + i, "<!doctype html", len - i < 14 ? len - i : 14) ||
+         !strncasecmp(body + i, "<html", 5);
+}
+
+static silk_class *class_for(const silk_headers *h, const char *body, size_t len) {
+  const char *ct = silk_headers_get(h, "Content-Type");
+  if (ct) {
+    if (strcasestr(ct, "html")) return &silk_html_response_class;
+    if (!strncasecmp(ct, "text/", 5) || strcasestr(ct, "json") || strcasestr(ct, "xml") ||
+        strcasestr(ct, "javascript"))
+      return &silk_text_response_class;
+    if (strcasestr(ct, "octet-stream") && body && looks_like_html(body, len))
+      return &silk_html_response_class;
+    return &silk_response_class;
+  }
+  return body && looks_like_html(body, len) ? &silk_html_response_class : &silk_response_class;
+}
+
+silk_response *silk_response_new(const char *url, int status, silk_headers *headers, char *body,
+                                 size_t body_len, silk_request *request) {
+  silk_class *cls = class_for(headers, body, body_len);
+  silk_response *r = (silk_response *)silk_ref_new(cls);
+  if (!r) return NULL;
+  r->url = silk_strdup(url);
+  if (!r->url) {
+    silk_ref_decref(&r->base);
+    return NULL;
+  }
+  r->status = status;
+  if (headers) {
+    r->headers = *headers;
+    memset(headers, 0, sizeof *headers);
+  }
+  if (!body) {
+    body = silk_malloc_tag(1, SILK_TAG_BODY);
+    if (!body) {
+      silk_ref_decref(&r->base);
+      return NULL;
+    }
+    body_len = 0;
+  }
+  body[body_len] = '\0';
+  r->body = body;
+  r->body_len = body_len;
+  r->request = request ? SILK_INCREF(request) : NULL;
+  return r;
+}
+
+silk_dict *silk_response_meta(silk_response *r) {
+  return r->request ? silk_request_meta(r->request) : NULL;
+}
+
+char *silk_response_charset(const silk_response *r) {
+  const char *ct = silk_headers_get(&r->headers, "Content-Type");
+  const char *cs = ct ? strcasestr(ct, "charset=") : NULL;
+  if (!cs) return NULL;
+  cs += 8;
+  if (*cs == '"' || *cs == '\'') cs++;
+  size_t n = strcspn(cs, "\"'; \t");
+  return n ? silk_strndup(cs, n) : NULL;
+}
+
+silk__xml_doc *silk_html_parse_bytes(const char *body, size_t len, const char *url,
+                                     const char *encoding, size_t *doc_bytes) {
+  int64_t before = silk_mem_xml_thread_bytes();
+  /* libxml2 takes an int length; bodies are capped by DOWNLOAD_MAXSIZE anyway */
+  if (len > (size_t)INT32_MAX) len = INT32_MAX;
+  htmlDocPtr doc = htmlReadMemory(body, (int)len, url, encoding,
+                                  HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                      HTML_PARSE_NONET | HTML_PARSE_COMPACT);
+  if (!doc && encoding) /* an unknown charset name: let libxml2 guess instead */
+    doc = htmlReadMemory(body, (int)len, url, NULL,
+                         HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                             HTML_PARSE_NONET | HTML_PARSE_COMPACT);
+  if (doc_bytes) {
+    int64_t d = silk_mem_xml_thread_bytes() - before;
+    *doc_bytes = d > 0 ? (size_t)d : 0;
+  }
+  return doc;
+}
+
+void silk_response_attach_doc(silk_response *r, silk__xml_doc *doc, size_t doc_bytes) {
+  if (r->doc) xmlFreeDoc(r->doc);
+  r->doc = doc;
+  r->doc_bytes = doc_bytes;
+}
+
+int silk_response_parse(silk_response *r) {
+  if (r->doc) return 0;
+  if (!silk_ref_isinstance(&r->base, &silk_text_response_class))
+    return silk_fail(SILK_ETYPE, "Response content isn't text");
+  char *cs = silk_response_charset(r);
+  size_t bytes = 0;
+  /* an empty body still gets a document, so XPath simply finds nothing */
+  const char *body = r->body_len ? r->body : "<html></html>";
+  size_t len = r->body_len ? r->body_len : 13;
+  r->doc = silk_html_parse_bytes(body, len, r->url, cs, &bytes);
+  silk_free(cs);
+  r->doc_bytes = bytes;
+  return r->doc ? 0 : silk_fail(SILK_EPARSE, "cannot parse %s", r->url);
+}
+
+char *silk_response_urljoin(silk_response *r, const char *href) {
+  const char *base = r->url;
+  xmlChar *base_href = NULL;
+  if (r->doc) {
+    /* <base href> changes what relative links mean */
+    xmlXPathContextPtr ctx = xmlXPathNewContext(r->doc);
+    xmlXPathObjectPtr res = ctx ? xmlXPathEvalExpression((const xmlChar *)"//base/@href", ctx) : NULL;
+    if (res && res->nodesetval && res->nodesetval->nodeNr > 0)
+      base_href = xmlNodeGetContent(res->nodesetval->nodeTab[0]);
+    xmlXPathFreeObject(res);
+    xmlXPathFreeContext(ctx);
+  }
+  char *joined_base = base_href ? silk_url_join(base, (const char *)base_href) : NULL;
+  xmlFree(base_href);
+  char *out = silk_url_join(joined_base ? joined_base : base, href);
+  silk_free(joined_base);
+  return out;
+}
+
+silk_request *silk_response_follow(silk_response *r, const char *href, silk_callback cb) {
+  char *url = silk_response_urljoin(r, href);
+  if (!url) return NULL;
+  silk_request *req = silk_request_new(url, cb);
+  silk_free(url);
+  return req;
+}
+
+/* ---- selectors ------------------------------------------------------------------- */
+
+static void selector_destroy(silk_ref *self) {
+  silk_selector *s = (silk_selector *)self;
+  silk_free(s->text);
+  silk_ref_decref((silk_ref *)s->response);
+}
+
+static int selector_traverse(silk_ref *self, silk_visit_fn visit, void *arg) {
+  silk_selector *s = (silk_selector *)self;
+  return s->response ? visit(&s->response->base, ".root", arg) : 0;
+}
+
+static size_t selector_owned(silk_ref *self) {
+  return silk_alloc_size(((silk_selector *)self)->text);
+}
+
+static int selector_repr(silk_ref *self, silk_buf *out) {
+  silk_selector *s = (silk_selector *)self;
+  char *text = silk_selector_get(s);
+  int rc = silk_buf_puts(out, "<Selector data=");
+  if (!rc) rc = silk_buf_repr_str(out, text ? text : "", text ? (strlen(text) > 40 ? 40 : strlen(text)) : 0);
+  if (!rc) rc = silk_buf_putc(out, '>');
+  silk_free(text);
+  return rc;
+}
+
+static int selector_getattr(silk_ref *self, const char *name, silk_value *out) {
+  silk_selector *s = (silk_selector *)self;
+  if (!strcmp(name, "response")) return *out = silk_value_ref((silk_ref *)s->response), 0;
+  if (!strcmp(name, "data") || !strcmp(name, "text")) {
+    char *t = silk_selector_get(s);
+    if (!t) return SILK_ENOMEM;
+    silk_value_str_take(out, t, strlen(t));
+    return 0;
+  }
+  if (!strcmp(name, "age")) return *out = SILK_FLOAT(silk_ref_age(self)), 0;
+  if (!strcmp(name, "attrib")) {
+    silk_dict *d = silk_dict_new();
+    if (!d) return SILK_ENOMEM;
+    if (s->node && s->node->type == XML_ELEMENT_NODE)
+      for (xmlAttrPtr a = s->node->properties; a; a = a->next) {
+        xmlChar *v = xmlNodeGetContent((xmlNodePtr)a);
+        silk_dict_set_str(d, (const char *)a->name, v ? (const char *)v : "");
+        xmlFree(v);
+      }
+    *out = silk_value_take((silk_ref *)d);
+    return 0;
+  }
+  return SILK_EATTR;
+}
+
+static const char *const selector_attrs[] = {"data", "attrib", "response", "age", NULL};
+
+silk_class silk_selector_class = {
+    .name = "Selector",
+    .size = sizeof(silk_selector),
+    .destroy = selector_destroy,
+    .traverse = selector_traverse,
+    .owned_bytes = selector_owned,
+    .repr = selector_repr,
+    .getattr = selector_getattr,
+    .attrs = selector_attrs,
+};
+
+/* A SelectorList is a list with its own name, so prefs() tells it apart. */
+silk_class silk_selector_list_class;
+
+static void init_selector_list_class(void) {
+  if (silk_selector_list_class.name) return;
+  silk_selector_list_class = silk_list_class;
+  memset(&silk_selector_list_class.live_head, 0,
+         sizeof silk_selector_list_class - offsetof(silk_class, live_head));
+  silk_selector_list_class.name = "SelectorList";
+  silk_selector_list_class.base = &silk_list_class;
+}
+
+static silk_list *new_selector_list(void) {
+  init_selector_list_class();
+  return (silk_list *)silk_ref_new(&silk_selector_list_class);
+}
+
+static silk_selector *new_selector(silk_response *r, xmlNodePtr node, const char *text) {
+  silk_selector *s = (silk_selector *)silk_ref_new(&silk_selector_class);
+  if (!s) return NULL;
+  s->response = SILK_INCREF(r);
+  s->node = node;
+  if (text && !(s->text = silk_strdup(text))) {
+    silk_ref_decref(&s->base);
+    return NULL;
+  }
+  return s;
+}
+
+static silk_list *eval_xpath(silk_response *r, xmlNodePtr ctx_node, const char *expr) {
+  int rc = silk_response_parse(r);
+  if (rc) return NULL;
+  xmlXPathContextPtr ctx = xmlXPathNewContext(r->doc);
+  if (!ctx) {
+    silk_fail(SILK_ENOMEM, "out of memory");
+    return NULL;
+  }
+  if (ctx_node) ctx->node = ctx_node;
+  xmlXPathObjectPtr res = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
+  xmlXPathFreeContext(ctx);
+  if (!res) {
+    silk_fail(SILK_EPARSE, "invalid XPath expression: '%.200s'", expr);
+    return NULL;
+  }
+  silk_list *list = new_selector_list();
+  int err = list ? 0 : SILK_ENOMEM;
+  if (!err && res->type == XPATH_NODESET && res->nodesetval) {
+    for (int i = 0; i < res->nodesetval->nodeNr && !err; i++) {
+      xmlNodePtr n = res->nodesetval->nodeTab[i];
+      silk_selector *s;
+      if (n->type == XML_ELEMENT_NODE || n->type == XML_DOCUMENT_NODE ||
+          n->type == XML_HTML_DOCUMENT_NODE) {
+        s = new_selector(r, n, NULL);
+      } else {
+        xmlChar *c = xmlNodeGetContent(n);
+        s = new_selector(r, NULL, c ? (const char *)c : "");
+        xmlFree(c);
+      }
+      if (!s || silk_list_append_ref(list, &s->base)) err = SILK_ENOMEM;
+      SILK_DECREF(s);
+    }
+  } else if (!err && res->type != XPATH_NODESET) {
+    xmlChar *c = xmlXPathCastToString(res);
+    silk_selector *s = new_selector(r, NULL, c ? (const char *)c : "");
+    xmlFree(c);
+    if (!s || silk_list_append_ref(list, &s->base)) err = SILK_ENOMEM;
+    SILK_DECREF(s);
+  }
+  xmlXPathFreeObject(res);
+  if (err) {
+    silk_ref_decref((silk_ref *)list);
+    silk_fail(err, "out of memory");
+    return NULL;
+  }
+  return list;
+}
+
+silk_list *silk_response_xpath(silk_response *r, const char *xpath) {
+  return eval_xpath(r, NULL, xpath);
+}
+
+silk_list *silk_selector_xpath(silk_selector *sel, const char *xpath) {
+  if (!sel->node) return new_selector_list();
+  return eval_xpath(sel->response, sel->node, xpath);
+}
+
+char *silk_selector_get(silk_selector *s) {
+  if (!s->node) return silk_strdup(s->text ? s->text : "");
+  /* an element gets its markup back, as Scrapy's Selector.get() */
+  xmlBufferPtr buf = xmlBufferCreate();
+  if (!buf) return NULL;
+  htmlNodeDump(buf, s->response->doc, s->node);
+  char *out = silk_strndup((const char *)xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
+  xmlBufferFree(buf);
+  return out;
+}
+
+const char *silk_selector_attr(silk_selector *s, const char *name) {
+  if (!s->node || s->node->type != XML_ELEMENT_NODE) return NULL;
+  xmlAttrPtr a = xmlHasProp(s->node, (const xmlChar *)name);
+  return a && a->children ? (const char *)a->children->content : NULL;
+}
+
+char *silk_response_xpath_get(silk_response *r, const char *xpath) {
+  silk_list *l = silk_response_xpath(r, xpath);
+  if (!l) return NULL;
+  const silk_value *v = silk_list_get(l, 0);
+  char *out = v ? silk_selector_get((silk_selector *)v->as.ref) : NULL;
+  silk_ref_decref((silk_ref *)l);
+  return out;
+}
+
+silk_list *silk_response_xpath_getall(silk_response *r, const char *xpath) {
+  silk_list *l = silk_response_xpath(r, xpath);
+  if (!l) return NULL;
+  silk_list *out = silk_list_new();
+  for (size_t i = 0; out && i < silk_list_len(l); i++) {
+    char *t = silk_selector_get((silk_selector *)silk_list_get(l, (long)i)->as.ref);
+    silk_value v;
+    if (!t) {
+      silk_ref_decref((silk_ref *)out);
+      out = NULL;
+      break;
+    }
+    silk_value_str_take(&v, t, strlen(t));
+    silk_list_append(out, &v);
+    silk_value_clear(&v);
+  }
+  silk_ref_decref((silk_ref *)l);
+  return out;
+}
+
+typedef struct seen_url {
+  UT_hash_handle hh;
+  char url[];
+} seen_url;
+
+silk_list *silk_response_links(silk_response *r) {
+  if (silk_response_parse(r)) return NULL;
+  silk_list *out = silk_list_new();
+  if (!out) return NULL;
+  xmlXPathContextPtr ctx = xmlXPathNewContext(r->doc);
+  xmlXPathObjectPtr res = ctx ? xmlXPathEvalExpression((const xmlChar *)"//a/@href", ctx) : NULL;
+  seen_url *seen = NULL, *e, *tmp;
+  char *base = NULL;
+  {
+    xmlXPathObjectPtr b = ctx ? xmlXPathEvalExpression((const xmlChar *)"//base/@href", ctx) : NULL;
+    if (b && b->nodesetval && b->nodesetval->nodeNr > 0) {
+      xmlChar *c = xmlNodeGetContent(b->nodesetval->nodeTab[0]);
+      if (c) base = silk_url_join(r->url, (const char *)c);
+      xmlFree(c);
+    }
+    xmlXPathFreeObject(b);
+  }
+  int nodes = res && res->nodesetval ? res->nodesetval->nodeNr : 0;
+  for (int i = 0; i < nodes; i++) {
+    xmlChar *href = xmlNodeGetContent(res->nodesetval->nodeTab[i]);
+    char *url = href ? silk_url_join(base ? base : r->url, (const char *)href) : NULL;
+    xmlFree(href);
+    if (!url) continue;
+    size_t n = strlen(url);
+    HASH_FIND(hh, seen, url, n, e);
+    if (!e && (e = silk_malloc(sizeof *e + n + 1))) {
+      memcpy(e->url, url, n + 1);
+      HASH_ADD(hh, seen, url[0], n, e);
+      silk_value v;
+      silk_value_str_take(&v, url, n);
+      silk_list_append(out, &v);
+      silk_value_clear(&v);
+      url = NULL;
+    }
+    silk_free(url);
+  }
+  HASH_ITER(hh, seen, e, tmp) {
+    HASH_DEL(seen, e);
+    silk_free(e);
+  }
+  silk_free(base);
+  xmlXPathFreeObject(res);
+  xmlXPathFreeContext(ctx);
+  return out;
+}
