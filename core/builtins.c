@@ -1,15 +1,20 @@
 /* The components that ship with silk, registered by silk_global_init so that the
- * *_BASE settings can name them. Each lives in its own file. */
+ * *_BASE settings can name them. Each family registers itself from its own file; the
+ * hooks are weak so a build without a family still links. */
 #include "core/internal.h"
 
-#define SILK_BUILTIN_COMPONENTS(XX) XX(silk_logstats_def)
+extern silk_component_def silk_logstats_def;
 
-#define XX(sym) extern silk_component_def sym;
-SILK_BUILTIN_COMPONENTS(XX)
-#undef XX
+/* middleware/downloader_builtin.c, middleware/spider_builtin.c, tracking/, console/ */
+void silk__register_downloader_middlewares(void) __attribute__((weak));
+void silk__register_spider_components(void) __attribute__((weak));
+void silk__register_tracking_extensions(void) __attribute__((weak));
+void silk__register_console_extension(void) __attribute__((weak));
 
 void silk__components_register_builtin(void) {
-#define XX(sym) silk_component_register(&sym);
-  SILK_BUILTIN_COMPONENTS(XX)
-#undef XX
+  silk_component_register(&silk_logstats_def);
+  if (silk__register_downloader_middlewares) silk__register_downloader_middlewares();
+  if (silk__register_spider_components) silk__register_spider_components();
+  if (silk__register_tracking_extensions) silk__register_tracking_extensions();
+  if (silk__register_console_extension) silk__register_console_extension();
 }

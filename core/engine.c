@@ -160,6 +160,8 @@ int silk_engine_add_spider(silk_engine *e, silk_spider_def *def, const silk_dict
     }
     const char *u = silk_dict_get_str(s->args, "http_user");
     const char *p = silk_dict_get_str(s->args, "http_pass");
+    if (!u) u = def->http_user;
+    if (!p) p = def->http_pass;
     if (u) s->http_user = silk_strdup(u);
     if (p) s->http_pass = silk_strdup(p);
   }

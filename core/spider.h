@@ -25,6 +25,8 @@ struct silk_spider_def {
   int (*open)(silk_spider *spider);
   /* Called when the spider closes, before its state is freed. */
   void (*close)(silk_spider *spider, const char *reason);
+  const int *handle_httpstatus_list;       /* non-2xx statuses the callbacks want, 0-terminated */
+  const char *http_user, *http_pass;       /* HttpAuthMiddleware credentials (or -a http_user=) */
   size_t state_size;                       /* zeroed bytes at spider->state */
   silk_component_def *const *components;   /* extra components, NULL-terminated */
 };
