@@ -113,24 +113,26 @@ static bool ends_with(const silk_buf *b, const char *s) {
   return b->len >= n && memcmp(b->ptr + b->len - n, s, n) == 0;
 }
 
-/* The server is waiting for a line when its text ends with the prompt on a line of its
- * own; output and prompt come in one write, so a short pause tells a printed ">>> "
- * apart from the real one. */
-static bool at_prompt(client *cl, const char *prompt) {
-  if (!ends_with(&cl->text, prompt)) return false;
-  size_t n = strlen(prompt);
-  if (cl->text.len > n && cl->text.ptr[cl->text.len - n - 1] != '\n') return false;
-  return read_some(cl, PROMPT_SETTLE_MS) == 0 || cl->eof;
+static bool contains(const silk_buf *b, const char *s) {
+  return memmem(b->ptr, b->len, s, strlen(s)) != NULL;
 }
 
-/* Read until the text ends with prompt. Returns 0, or -1 on EOF / timeout (the text read
- * so far stays in cl->text). */
-static int wait_prompt(client *cl, const char *prompt, int timeout_ms) {
+/* Read until the server waits for a line: its text ends with prompt at the start of a
+ * line, and nothing more arrives for a moment (output and prompt come in one write, so
+ * the pause tells a printed ">>> " apart from the real one). Returns 0, or -1 on EOF,
+ * timeout, or (when login) a failed login; the text read so far stays in cl->text. */
+static int wait_prompt(client *cl, const char *prompt, int timeout_ms, bool login) {
+  size_t n = strlen(prompt);
   for (;;) {
-    if (at_prompt(cl, prompt)) return ends_with(&cl->text, prompt) ? 0 : wait_prompt(cl, prompt, timeout_ms);
-    if (strstr(cl->text.ptr, "Authentication failed")) return -1;
-    int r = read_some(cl, timeout_ms);
-    if (r <= 0) return -1;
+    if (ends_with(&cl->text, prompt) &&
+        (cl->text.len == n || cl->text.ptr[cl->text.len - n - 1] == '\n')) {
+      int r = read_some(cl, PROMPT_SETTLE_MS);
+      if (r == 0) return 0;
+      if (r < 0) return -1;
+      continue;
+    }
+    if (login && contains(&cl->text, "Authentication failed")) return -1;
+    if (read_some(cl, timeout_ms) <= 0) return -1;
   }
 }
 
@@ -387,18 +389,18 @@ static char *ask_password(void) {
 /* ---- sessions ---------------------------------------------------------------------------- */
 
 static int login(client *cl, const char *user, const char *password) {
-  if (wait_prompt(cl, "Username: ", LOGIN_WAIT_MS)) {
-    if (strstr(cl->text.ptr, "too many console sessions"))
+  if (wait_prompt(cl, "Username: ", LOGIN_WAIT_MS, true)) {
+    if (contains(&cl->text, "too many console sessions"))
       return fail(1, "%s", "the server has too many console sessions");
     return fail(1, "%s", "no login prompt (is this a silk console?)");
   }
   silk_buf_reset(&cl->text);
   send_line(cl, user, strlen(user));
-  if (wait_prompt(cl, "Password: ", LOGIN_WAIT_MS)) return fail(1, "%s", "no password prompt");
+  if (wait_prompt(cl, "Password: ", LOGIN_WAIT_MS, true)) return fail(1, "%s", "no password prompt");
   silk_buf_reset(&cl->text);
   send_line(cl, password, strlen(password));
-  if (wait_prompt(cl, PROMPT, LOGIN_WAIT_MS)) {
-    if (strstr(cl->text.ptr, "Authentication failed")) return fail(1, "%s", "authentication failed");
+  if (wait_prompt(cl, PROMPT, LOGIN_WAIT_MS, true)) {
+    if (contains(&cl->text, "Authentication failed")) return fail(1, "%s", "authentication failed");
     return fail(1, "%s", "the server closed the connection during login");
   }
   return 0;
@@ -409,7 +411,7 @@ static int login(client *cl, const char *user, const char *password) {
 static int run_command(client *cl, const char *line, size_t n) {
   silk_buf_reset(&cl->text);
   send_line(cl, line, n);
-  int r = cl->failed ? -1 : wait_prompt(cl, PROMPT, -1);
+  int r = cl->failed ? -1 : wait_prompt(cl, PROMPT, -1, false);
   size_t len;
   char *text = answer_text(&cl->text, r == 0, &len);
   char *cmd = silk_strndup(line, n);

@@ -36,4 +36,39 @@ int silk_console_eval_line(silk_console_session *s, const char *line, size_t len
 /* Text written by a builtin during evaluation (prefs(), p(), est()) goes here. */
 int silk_console_write(const char *text, size_t len);
 
+/* ---- helpers for embedders and console functions ----------------------------------- */
+
+/* The session's own variables (assignments, imports, `_`); a root for the heap view.
+ * Borrowed. */
+silk_dict *silk_console_session_vars(silk_console_session *s);
+/* The globals the session was created with. Borrowed. */
+silk_dict *silk_console_session_globals(silk_console_session *s);
+/* Ask the evaluation running on this thread to end its session: eval_line returns
+ * SILK_ECLOSED after the current line (what exit() and quit() do). No-op outside one. */
+void silk_console_request_exit(void);
+/* Attach a one-line description to a console function; help() shows it. Copies doc. */
+int silk_console_func_set_doc(silk_ref *func, const char *doc);
+
+/* Append repr(v) as the console prints it: like silk_value_repr, with nested lists and
+ * dicts cut at a depth limit. */
+int silk_console_repr(const silk_value *v, silk_buf *out);
+/* Python's ==: as silk_value_equal, but lists and dicts compare by content. */
+bool silk_console_equal(const silk_value *a, const silk_value *b);
+/* Python's ordering of numbers, strings and lists: *cmp is -1, 0 or 1; SILK_ETYPE (with
+ * silk_fail text) for values that have no order between them. */
+int silk_console_compare(const silk_value *a, const silk_value *b, int *cmp);
+/* The items of an iterable as a list (new reference): a list itself, a dict's keys, a
+ * str's characters, or obj[0] .. obj[len-1] for objects with len and getitem hooks.
+ * SILK_ETYPE with silk_fail text for anything else. */
+int silk_console_iter(const silk_value *v, silk_list **out);
+
+/* Argument `pos` if given positionally, else the keyword `name` (may be NULL). Borrowed;
+ * NULL when absent. */
+const silk_value *silk_console_arg(const silk_args *args, size_t pos, const char *name);
+/* Check a call's shape: min_pos..max_pos positional arguments, and only keywords listed
+ * in kwnames (NULL-terminated, in parameter order: the first max_pos name the positional
+ * parameters, the rest are keyword-only). SILK_ETYPE with Python's wording otherwise. */
+int silk_console_check_args(const silk_args *args, const char *fname, size_t min_pos,
+                            size_t max_pos, const char *const *kwnames);
+
 #endif

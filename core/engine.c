@@ -92,6 +92,7 @@ silk_engine *silk_engine_new(const silk_settings *settings) {
   e->sigint.data = e->sigterm.data = e;
   e->open_handles += 4;
   silk_ref_set_tracking(silk_settings_get_bool(e->settings, "TRACK_REFS"));
+  current_engine = e;
   return e;
 }
 
@@ -899,6 +900,7 @@ int silk_engine_free(silk_engine *e) {
   int rc = uv_loop_close(&e->loop) == 0 ? 0 : SILK_EBUSY;
   if (rc) uv_walk(&e->loop, report_handle, NULL);
   silk_ref_decref((silk_ref *)e->settings);
+  if (current_engine == e) current_engine = NULL;
   silk_ref_decref(&e->base);
   return rc;
 }
@@ -925,6 +927,62 @@ int silk_engine_format_status(silk_engine *e, silk_buf *out) {
   }
   return rc;
 }
+
+typedef struct root_ctx {
+  const char *root;
+  silk_root_visit_fn fn;
+  void *arg;
+} root_ctx;
+
+static int root_visit(silk_ref *obj, const char *edge, void *arg) {
+  root_ctx *r = arg;
+  return r->fn(r->root, obj, edge, r->arg);
+}
+
+static int visit_chain(const char *root, chain *ch, silk_root_visit_fn fn, void *arg) {
+  for (size_t i = 0; i < ch->len; i++) {
+    int rc = fn(root, &ch->items[i]->base, ch->items[i]->def->cls.name, arg);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+int silk_engine_visit_roots(silk_engine *e, silk_root_visit_fn fn, void *arg) {
+  char name[160];
+  int rc = 0;
+  for (silk_crawl *c = e->crawls; c && !rc; c = c->next) {
+    const char *sn = c->spider->name;
+    rc = fn("spiders", &c->spider->base, sn, arg);
+    if (!rc && c->scheduler) {
+      snprintf(name, sizeof name, "scheduler[%s]", sn);
+      rc = fn(name, (silk_ref *)c->scheduler, ".queue", arg);
+    }
+    if (!rc && c->downloader) {
+      snprintf(name, sizeof name, "downloader[%s]", sn);
+      root_ctx r = {name, fn, arg};
+      rc = silk__downloader_visit(c->downloader, root_visit, &r);
+    }
+    snprintf(name, sizeof name, "middlewares[%s]", sn);
+    if (!rc) rc = visit_chain(name, &c->dmw, fn, arg);
+    if (!rc) rc = visit_chain(name, &c->smw, fn, arg);
+    snprintf(name, sizeof name, "pipelines[%s]", sn);
+    if (!rc) rc = visit_chain(name, &c->pipes, fn, arg);
+    snprintf(name, sizeof name, "extensions[%s]", sn);
+    if (!rc) rc = visit_chain(name, &c->exts, fn, arg);
+  }
+  if (!rc) rc = visit_chain("extensions", &e->exts, fn, arg);
+  for (int s = 0; s < SILK_SIG__COUNT && !rc; s++)
+    for (silk_handler *h = e->handlers[s]; h && !rc; h = h->next_h)
+      rc = fn("signals", &h->base, silk_signal_name(h->sig), arg);
+  for (silk_root *r = e->roots; r && !rc; r = r->next) {
+    root_ctx ctx = {r->name, fn, arg};
+    rc = r->fn(root_visit, &ctx, r->data);
+  }
+  return rc;
+}
+
+static silk_engine *current_engine;
+silk_engine *silk_engine_current(void) { return current_engine; }
 
 int silk_engine_add_root(silk_engine *e, const char *name, silk_root_fn fn, void *data) {
   silk_root *r = silk_calloc(1, sizeof *r);

@@ -64,5 +64,13 @@ int silk_engine_fetch(silk_spider *spider, silk_request *req, silk_fetch_fn done
 typedef int (*silk_root_fn)(silk_visit_fn visit, void *visit_arg, void *data);
 int silk_engine_add_root(silk_engine *e, const char *name, silk_root_fn fn, void *data);
 void silk_engine_remove_root(silk_engine *e, const char *name);
+/* Visit every object a root holds directly: the engine's own roots (per spider:
+ * "scheduler[NAME].queue", "downloader[NAME]", "middlewares[NAME]", "pipelines[NAME]",
+ * "extensions[NAME]", "spiders"; engine-wide "extensions", "signals") and the ones added
+ * with silk_engine_add_root. Return non-zero from fn to stop. */
+typedef int (*silk_root_visit_fn)(const char *root, silk_ref *obj, const char *edge, void *arg);
+int silk_engine_visit_roots(silk_engine *e, silk_root_visit_fn fn, void *arg);
+/* The process's engine while one exists (the console and SIGUSR2 dumps use it), or NULL. */
+silk_engine *silk_engine_current(void);
 
 #endif

@@ -1098,7 +1098,7 @@ static void site_free(silk_site *s) {
 int silk_site_start(uv_loop_t *loop, const silk_site_options *opt, silk_site **out) {
   silk_site_options o;
   struct sockaddr_storage sa;
-  int fd, rc = silk__site_options(opt, &o);
+  int fd = -1, rc = silk__site_options(opt, &o);
   if (!rc) rc = loopback_addr(o.host, o.port, &sa);
   if (rc) return rc;
   uv_once(&pattern_once, pattern_init);
