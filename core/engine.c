@@ -22,6 +22,7 @@ struct silk_output {
 };
 
 static void pump_cb(uv_idle_t *h);
+static silk_engine *current_engine; /* the console and signal dumps find it here */
 static void close_spider(silk_crawl *c, const char *reason);
 static void schedule(silk_crawl *c, silk_request *req);
 
@@ -981,7 +982,6 @@ int silk_engine_visit_roots(silk_engine *e, silk_root_visit_fn fn, void *arg) {
   return rc;
 }
 
-static silk_engine *current_engine;
 silk_engine *silk_engine_current(void) { return current_engine; }
 
 int silk_engine_add_root(silk_engine *e, const char *name, silk_root_fn fn, void *data) {
