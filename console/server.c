@@ -198,7 +198,8 @@ static bool is_loopback(const struct sockaddr *sa) {
 
 static void out_add(silk__console_conn *c, const char *data, size_t n) {
   if (c->closing) return;
-  if (silk_buf_add(&c->out, data, n)) conn_close_now(c);
+  if ((!c->detached && c->out.len + n > OUT_MAX) || silk_buf_add(&c->out, data, n))
+    conn_close_now(c);
 }
 
 /* Send text through libtelnet (which doubles IAC bytes) with NVT line ends: "\n" becomes
@@ -480,6 +481,7 @@ static void eval_line(silk__console_conn *c, const char *line, size_t len) {
     send_str(c, msg);
   }
   prompt(c);
+  flush(c); /* now, so that a slow reader pauses us before the next line */
 }
 
 static void handle_line(silk__console_conn *c, char *line, size_t len) {

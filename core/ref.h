@@ -118,7 +118,7 @@ size_t silk_ref_live_total(void);
 void silk__ref_disown_spider(silk_spider *spider);
 
 #define SILK_REF(obj) (&(obj)->base)
-#define SILK_INCREF(obj) ((void)silk_ref_incref(&(obj)->base), (obj))
+#define SILK_INCREF(obj) ((__typeof__(obj))silk_ref_incref(&(obj)->base))
 #define SILK_DECREF(obj) silk_ref_decref((obj) ? &(obj)->base : NULL)
 
 #endif

@@ -383,8 +383,14 @@ char *silk_selector_get(silk_selector *s) {
   if (!s->node) return silk_strdup(s->text ? s->text : "");
   /* an element gets its markup back, as Scrapy's Selector.get() */
   xmlBufferPtr buf = xmlBufferCreate();
-  if (!buf) return NULL;
-  htmlNodeDump(buf, s->response->doc, s->node);
+  xmlOutputBufferPtr ob = buf ? xmlOutputBufferCreateBuffer(buf, NULL) : NULL;
+  if (!ob) {
+    if (buf) xmlBufferFree(buf);
+    return NULL;
+  }
+  /* format=0: the markup as it was, without the newlines htmlNodeDump adds */
+  htmlNodeDumpFormatOutput(ob, s->response->doc, s->node, NULL, 0);
+  xmlOutputBufferClose(ob);
   char *out = silk_strndup((const char *)xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
   xmlBufferFree(buf);
   return out;

@@ -84,6 +84,15 @@ int silk_trackref_format_live_refs_by_spider(silk_buf *out, const char *const *i
       owners[nowners++] = o->spider;
     }
   }
+  /* spiders by name, so the report reads the same every time */
+  for (size_t i = 1; i < nowners; i++)
+    for (size_t j = i; j > 0 && owners[j - 1] && owners[j] &&
+                       strcmp(silk_spider_name(owners[j - 1]), silk_spider_name(owners[j])) > 0;
+         j--) {
+      const silk_spider *t = owners[j];
+      owners[j] = owners[j - 1];
+      owners[j - 1] = t;
+    }
   uint64_t now = silk_now_ns();
   if (!rc) rc = silk_buf_puts(out, "Live References\n\n");
   /* spiders first, the engine's own objects last */
