@@ -163,7 +163,7 @@ int silk__chain_build(silk_engine *e, silk_spider *spider, silk_component_kind k
     silk__chain_free(out);
     return rc;
   }
-  qsort(out->items, out->len, sizeof *out->items, by_order);
+  if (out->len) qsort(out->items, out->len, sizeof *out->items, by_order);
   silk_buf names = SILK_BUF_INIT;
   silk_buf_putc(&names, '[');
   for (size_t i = 0; i < out->len; i++)

@@ -184,6 +184,12 @@ static int run_spiders(silk_spider_def **defs, size_t n, crawl_opts *o) {
   }
   int frc = silk_engine_free(e);
   if (frc) fprintf(stderr, "%s: engine did not shut down cleanly: %s\n", prog, silk_strerror(frc));
+  /* everything the crawl made is gone now; anything listed here is a leak */
+  silk_buf refs = SILK_BUF_INIT;
+  silk_trackref_format_live_refs(&refs, NULL);
+  silk_log(silk_ref_live_total() ? SILK_LOG_WARNING : SILK_LOG_INFO, "trackref",
+           "Live references after the crawl:\n%s", refs.ptr);
+  silk_buf_release(&refs);
   if (logf) {
     silk_log_set_file(NULL);
     fclose(logf);

@@ -676,7 +676,8 @@ static void test_too_many_clients(void **state) {
   o.data = NULL;
   o.max_clients = 2;
   run_with(&o, sc_too_many);
-  assert_int_equal(log_count(SILK_LOG_WARNING, "too many console sessions"), 1);
+  /* once for c, maybe again for a retry that came before the server saw a's EOF */
+  assert_true(log_count(SILK_LOG_WARNING, "too many console sessions") >= 1);
 }
 
 /* A client that sends but never reads is cut off instead of growing our memory. */
