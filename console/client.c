@@ -512,7 +512,7 @@ int silk_console_client_main(int argc, char **argv) {
   int err = connect_to(a.host, a.port, &cl.fd);
   if (err) {
     char where[300];
-    snprintf(where, sizeof where, "%s:%s", a.host, a.port);
+    snprintf(where, sizeof where, strchr(a.host, ':') ? "[%s]:%s" : "%s:%s", a.host, a.port);
     fprintf(stderr, "silk console: cannot connect to %s: %s\n", where,
             err <= -100000 ? gai_strerror(-(err + 100000)) : strerror(err));
     if (asked) explicit_bzero(asked, strlen(asked));
@@ -529,7 +529,9 @@ int silk_console_client_main(int argc, char **argv) {
     } else if (tty) {
       size_t len;
       char *greeting = answer_text(&cl.text, true, &len);
-      if (greeting) fwrite(greeting, 1, len, stdout);
+      /* the server's line end after the password: the terminal already showed one */
+      size_t skip = greeting && len && greeting[0] == '\n' ? 1 : 0;
+      if (greeting) fwrite(greeting + skip, 1, len - skip, stdout);
       silk_free(greeting);
       silk_buf_reset(&cl.text);
       rc = run_interactive(&cl);

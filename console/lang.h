@@ -67,7 +67,8 @@ int silk_console_iter(const silk_value *v, silk_list **out);
 const silk_value *silk_console_arg(const silk_args *args, size_t pos, const char *name);
 /* Check a call's shape: min_pos..max_pos positional arguments, and only keywords listed
  * in kwnames (NULL-terminated, in parameter order: the first max_pos name the positional
- * parameters, the rest are keyword-only). SILK_ETYPE with Python's wording otherwise. */
+ * parameters, the rest are keyword-only; with max_pos SIZE_MAX, as for f(*args, k=v),
+ * all are keyword-only). SILK_ETYPE with Python's wording otherwise. */
 int silk_console_check_args(const silk_args *args, const char *fname, size_t min_pos,
                             size_t max_pos, const char *const *kwnames);
 

@@ -119,6 +119,7 @@ void silk__ref_disown_spider(silk_spider *spider);
 
 #define SILK_REF(obj) (&(obj)->base)
 #define SILK_INCREF(obj) ((__typeof__(obj))silk_ref_incref(&(obj)->base))
-#define SILK_DECREF(obj) silk_ref_decref((obj) ? &(obj)->base : NULL)
+/* works on opaque types too (dict, list, settings): the base is always first */
+#define SILK_DECREF(obj) silk_ref_decref((silk_ref *)(obj))
 
 #endif

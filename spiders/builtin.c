@@ -3,7 +3,17 @@
 
 #define SILK_BUILTIN_SPIDERS(XX)                                                       \
   XX(silk_catalog_spider)                                                              \
-  XX(silk_followall_spider)
+  XX(silk_polite_spider)                                                    \
+  XX(silk_followall_spider)                                                            \
+  XX(silk_somenasty_spider)                                                            \
+  XX(silk_somenasty_fixed_spider)                                                      \
+  XX(silk_kwargsleak_spider)                                                           \
+  XX(silk_kwargsleak_fixed_spider)                                                     \
+  XX(silk_openleak_spider)                                                             \
+  XX(silk_openleak_fixed_spider)                                                       \
+  XX(silk_dedup_spider)                                                                \
+  XX(silk_dedup_fixed_spider)                                                          \
+  XX(silk_greedy_spider)
 
 #define XX(sym) extern silk_spider_def sym;
 SILK_BUILTIN_SPIDERS(XX)
