@@ -2,7 +2,8 @@
 # Debian packages first, then configure and build with CMake.
 
 DEBS := build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev libuv1-dev \
-        uthash-dev libcmocka-dev libtelnet-dev libedit-dev libjansson-dev libxxhash-dev
+        uthash-dev libcmocka-dev libtelnet-dev libedit-dev libjansson-dev libxxhash-dev \
+        zlib1g-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 JOBS := $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build

@@ -791,18 +791,28 @@ static int fn_help(ARGS) {
   } else {
     rc = silk_buf_puts(&b, "silk telnet console: Python-like expressions over the running crawl.\n"
                            "\nNames:\n");
+    /* the globals, then the builtins they do not shadow */
     const char **names = NULL;
-    size_t n = 0;
-    if (!rc && globals) {
-      names = silk_calloc(silk_dict_len(globals) + 1, sizeof *names);
+    size_t n = 0, nb = 0;
+    while (silk__builtin_name(nb)) nb++;
+    if (!rc) {
+      names = silk_calloc(silk_dict_len(globals) + nb + 1, sizeof *names);
       if (!names) rc = SILK_ENOMEM;
       void *it = NULL;
       const char *key;
       while (!rc && silk_dict_next(globals, &it, &key, NULL))
         if (strncmp(key, "__", 2)) names[n++] = key;
+      for (size_t i = 0; i < nb && !rc; i++)
+        if (!silk_dict_get(globals, silk__builtin_name(i))) names[n++] = silk__builtin_name(i);
       if (!rc) qsort(names, n, sizeof *names, by_str);
     }
-    for (size_t i = 0; i < n && !rc; i++) rc = describe(&b, names[i], silk_dict_get(globals, names[i]), extra);
+    for (size_t i = 0; i < n && !rc; i++) {
+      const silk_value *v = silk_dict_get(globals, names[i]);
+      silk_value tmp = SILK_NONE;
+      if (!v && !(rc = silk__builtin(names[i], &tmp))) v = &tmp;
+      if (!rc) rc = describe(&b, names[i], v, extra);
+      silk_value_clear(&tmp);
+    }
     silk_free(names);
     if (!rc)
       rc = silk_buf_puts(&b, "\nhelp(x) describes x, dir(x) lists its attributes. Lines are "
@@ -854,6 +864,25 @@ static const struct builtin {
     {"exit", fn_exit, "exit(): end the session"},
     {"quit", fn_exit, "quit(): end the session"},
 };
+
+int silk__builtin(const char *name, silk_value *out) {
+  for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++) {
+    if (strcmp(builtins[i].name, name)) continue;
+    silk_ref *f = silk_console_func_new(name, builtins[i].fn, NULL, NULL);
+    if (!f) return SILK_ENOMEM;
+    if (silk_console_func_set_doc(f, builtins[i].doc)) {
+      silk_ref_decref(f);
+      return SILK_ENOMEM;
+    }
+    *out = silk_value_take(f);
+    return 0;
+  }
+  return SILK_ENOTFOUND;
+}
+
+const char *silk__builtin_name(size_t i) {
+  return i < sizeof builtins / sizeof *builtins ? builtins[i].name : NULL;
+}
 
 int silk_console_add_function(silk_dict *globals, const char *name, silk_console_fn fn, void *data,
                               const char *doc) {

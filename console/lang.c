@@ -67,6 +67,8 @@ static int module_getattr(silk_ref *self, const char *name, silk_value *out) {
   lang_ctx *c = silk__lang_current();
   const silk_value *g = c ? silk_dict_get(c->s->globals, name) : NULL;
   if (g) return silk_value_copy(out, g);
+  int rc = silk__builtin(name, out);
+  if (rc != SILK_ENOTFOUND) return rc;
   if (class_like(name)) return silk_value_cstr(out, name);
   for (const char *const *s = submodules; *s; s++) {
     if (strcmp(*s, name)) continue;
@@ -235,7 +237,9 @@ static int exec_from(lang_ctx *c, const lang_stmt *st) {
     int rc = 0;
     if (g) {
       rc = silk_value_copy(&v, g);
-    } else if (known_root(st->module) && class_like(name)) {
+    } else if ((rc = silk__builtin(name, &v)) != SILK_ENOTFOUND) {
+      /* a builtin: from scrapy.utils.trackref import get_oldest */
+    } else if ((rc = 0), known_root(st->module) && class_like(name)) {
       rc = silk_value_cstr(&v, name); /* from scrapy import Spider: the class's name */
     } else {
       bool sub = false;
@@ -246,7 +250,10 @@ static int exec_from(lang_ctx *c, const lang_stmt *st) {
       if (!m) rc = SILK_ENOMEM;
       else v = silk_value_take(m);
     }
-    if (rc) return silk__exc_set(&c->exc, "MemoryError", "out of memory");
+    if (rc) {
+      silk_value_clear(&v);
+      return silk__exc_set(&c->exc, "MemoryError", "out of memory");
+    }
     if ((rc = set_var(c, bind, &v))) return rc;
   }
   return 0;
@@ -265,11 +272,12 @@ static int exec_stmt(lang_ctx *c, const lang_stmt *st) {
   }
   case S_AUG: {
     const char *name = st->targets[0].names[0];
-    const silk_value *old = silk__lookup(c, name);
-    if (!old) return silk__exc_set(&c->exc, "NameError", "name '%s' is not defined", name);
     silk_value cur, rhs, res = SILK_NONE;
-    if (silk_value_copy(&cur, old)) return silk__exc_set(&c->exc, "MemoryError", "out of memory");
-    int rc = silk__eval(c, st->value, &rhs);
+    int rc = silk__resolve(c, name, &cur);
+    if (rc == SILK_ENOTFOUND)
+      return silk__exc_set(&c->exc, "NameError", "name '%s' is not defined", name);
+    if (rc) return silk__exc_set(&c->exc, "MemoryError", "out of memory");
+    rc = silk__eval(c, st->value, &rhs);
     if (!rc) {
       rc = silk__binop(c, st->op, &cur, &rhs, &res);
       silk_value_clear(&rhs);

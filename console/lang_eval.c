@@ -80,6 +80,12 @@ const silk_value *silk__lookup(lang_ctx *c, const char *name) {
   return v;
 }
 
+int silk__resolve(lang_ctx *c, const char *name, silk_value *out) {
+  const silk_value *v = silk__lookup(c, name);
+  if (v) return silk_value_copy(out, v);
+  return silk__builtin(name, out);
+}
+
 /* ---- repr, equality, iteration ------------------------------------------------------------ */
 
 static int repr_depth(const silk_value *v, silk_buf *out, int depth);
@@ -938,11 +944,11 @@ static int eval_node(lang_ctx *c, const lang_node *n, silk_value *out) {
     if (n->is_str) return silk_value_str(out, n->str, n->slen) ? nomem(c) : 0;
     *out = n->cval;
     return 0;
-  case N_NAME: {
-    const silk_value *v = silk__lookup(c, n->str);
-    if (!v) return silk__exc_set(&c->exc, "NameError", "name '%s' is not defined", n->str);
-    return silk_value_copy(out, v) ? nomem(c) : 0;
-  }
+  case N_NAME:
+    rc = silk__resolve(c, n->str, out);
+    if (rc == SILK_ENOTFOUND)
+      return silk__exc_set(&c->exc, "NameError", "name '%s' is not defined", n->str);
+    return rc ? nomem(c) : 0;
   case N_ATTR:
     if ((rc = silk__eval(c, n->a, &a))) return rc;
     rc = get_attr(c, &a, n->str, out);

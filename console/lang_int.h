@@ -198,6 +198,14 @@ lang_ctx *silk__lang_current(void);
 int silk__eval(lang_ctx *c, const lang_node *n, silk_value *out);
 /* Look a name up: comprehension scopes, session variables, globals. Borrowed or NULL. */
 const silk_value *silk__lookup(lang_ctx *c, const char *name);
+/* As silk__lookup, then the builtins (always reachable, as Python's): a new value in *out,
+ * or SILK_ENOTFOUND. */
+int silk__resolve(lang_ctx *c, const char *name, silk_value *out);
+/* A new function object for the generic builtin `name`, or SILK_ENOTFOUND. Defined in
+ * builtins.c. */
+int silk__builtin(const char *name, silk_value *out);
+/* The i-th generic builtin's name, or NULL past the end. */
+const char *silk__builtin_name(size_t i);
 /* Count one evaluation step / `n` bytes built; fail when over budget. */
 int silk__step(lang_ctx *c);
 int silk__charge(lang_ctx *c, size_t bytes);

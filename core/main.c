@@ -51,6 +51,7 @@ typedef struct crawl_opts {
   size_t nsettings;
   char *feeds_json;
   const char *logfile;
+  FILE *logf;
   int level;
 } crawl_opts;
 
@@ -102,7 +103,7 @@ static int parse_crawl_opts(int argc, char **argv, crawl_opts *o, int *first_pos
   int c, rc = 0;
   optind = 1;
   opterr = 0;
-  while (!rc && (c = getopt_long(argc, argv, "+a:s:o:O:L:h", longopts, NULL)) != -1) {
+  while (!rc && (c = getopt_long(argc, argv, "a:s:o:O:L:h", longopts, NULL)) != -1) {
     switch (c) {
     case 'a': {
       const char *eq = strchr(optarg, '=');
@@ -184,34 +185,39 @@ static int run_spiders(silk_spider_def **defs, size_t n, crawl_opts *o) {
   }
   int frc = silk_engine_free(e);
   if (frc) fprintf(stderr, "%s: engine did not shut down cleanly: %s\n", prog, silk_strerror(frc));
-  /* everything the crawl made is gone now; anything listed here is a leak */
+
+  if (logf) o->logf = logf; /* closed after the final report */
+  return rc ? 2 : (failed || frc) ? 1 : 0;
+}
+
+/* Everything the crawl made is gone once the options are released too: anything the
+ * report lists then is a leak, so it is a warning. */
+static void crawl_opts_release(crawl_opts *o, bool report) {
+  silk_ref_decref((silk_ref *)o->args);
+  free(o->settings);
+  silk_free(o->feeds_json);
+  if (!report) return;
   silk_buf refs = SILK_BUF_INIT;
   silk_trackref_format_live_refs(&refs, NULL);
   silk_log(silk_ref_live_total() ? SILK_LOG_WARNING : SILK_LOG_INFO, "trackref",
            "Live references after the crawl:\n%s", refs.ptr);
   silk_buf_release(&refs);
-  if (logf) {
+  if (o->logf) {
     silk_log_set_file(NULL);
-    fclose(logf);
+    fclose(o->logf);
+    o->logf = NULL;
   }
-  return rc ? 2 : (failed || frc) ? 1 : 0;
-}
-
-static void crawl_opts_release(crawl_opts *o) {
-  silk_ref_decref((silk_ref *)o->args);
-  free(o->settings);
-  silk_free(o->feeds_json);
 }
 
 static int cmd_crawl(int argc, char **argv) {
   crawl_opts o = {.args = silk_dict_new()};
   int pos, rc = parse_crawl_opts(argc, argv, &o, &pos);
   if (rc) {
-    crawl_opts_release(&o);
+    crawl_opts_release(&o, false);
     return rc < 0 ? 0 : rc;
   }
   if (pos >= argc) {
-    crawl_opts_release(&o);
+    crawl_opts_release(&o, false);
     return die_usage("%s", "crawl needs a spider name; 'silk list' shows them");
   }
   size_t n = (size_t)(argc - pos);
@@ -220,13 +226,13 @@ static int cmd_crawl(int argc, char **argv) {
     defs[i] = silk_spider_find(argv[pos + (int)i]);
     if (!defs[i]) {
       free(defs);
-      crawl_opts_release(&o);
+      crawl_opts_release(&o, false);
       return die_usage("unknown spider '%s'; 'silk list' shows them", argv[pos + (int)i]);
     }
   }
   rc = run_spiders(defs, n, &o);
   free(defs);
-  crawl_opts_release(&o);
+  crawl_opts_release(&o, true);
   return rc;
 }
 
@@ -234,7 +240,7 @@ static int cmd_runspider(int argc, char **argv) {
   crawl_opts o = {.args = silk_dict_new()};
   int pos, rc = parse_crawl_opts(argc, argv, &o, &pos);
   if (rc || pos >= argc) {
-    crawl_opts_release(&o);
+    crawl_opts_release(&o, false);
     if (rc) return rc < 0 ? 0 : rc;
     return die_usage("%s", "runspider needs a FILE.so");
   }
@@ -244,7 +250,7 @@ static int cmd_runspider(int argc, char **argv) {
   void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!h) {
     fprintf(stderr, "%s: cannot load %s: %s\n", prog, file, dlerror());
-    crawl_opts_release(&o);
+    crawl_opts_release(&o, false);
     return 2;
   }
   /* a module exports either silk_spiders (NULL-terminated array) or one silk_spider */
@@ -255,14 +261,14 @@ static int cmd_runspider(int argc, char **argv) {
   if (!list || !list[0]) {
     fprintf(stderr, "%s: %s defines no spider (export 'silk_spider_def silk_spider' or "
                     "'silk_spider_def *silk_spiders[]')\n", prog, file);
-    crawl_opts_release(&o);
+    crawl_opts_release(&o, false);
     return 2;
   }
   size_t n = 0;
   while (list[n]) n++;
   for (size_t i = 0; i < n; i++) silk_spider_register(list[i]);
   rc = run_spiders(list, n, &o);
-  crawl_opts_release(&o);
+  crawl_opts_release(&o, true);
   /* the module stays loaded: its classes may be named by objects until exit */
   return rc;
 }

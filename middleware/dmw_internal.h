@@ -1,4 +1,4 @@
-/* Shared by the downloader middlewares that ship with silk (middleware/*.c): their
+/* Shared by the downloader middlewares that ship with silk (middleware/ *.c files): their
  * definitions, registered by silk__register_downloader_middlewares, and a few helpers
  * defined in downloader_builtin.c and redirect.c. Not installed. */
 #ifndef SILK_DMW_INTERNAL_H

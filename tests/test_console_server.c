@@ -12,16 +12,20 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "console/builtins.h"
 #include "console/lang.h"
 #include "console/server.h"
 #include "console/server_internal.h"
@@ -31,50 +35,6 @@
 #include "core/ref.h"
 #include "core/value.h"
 #include "tracking/alloc.h"
-
-/* ---- a stand-in for the console language until console/lang.c exists ------------------ */
-
-#if !__has_include("../console/lang.c")
-/* Just enough language for these tests: integer sums, 'x'*N, exit(). */
-struct silk_console_session {
-  silk_dict *globals;
-};
-
-silk_console_session *silk_console_session_new(silk_dict *globals) {
-  silk_console_session *s = silk_calloc(1, sizeof *s);
-  if (s) s->globals = globals;
-  return s;
-}
-
-void silk_console_session_free(silk_console_session *s) { silk_free(s); }
-
-int silk_console_eval_line(silk_console_session *s, const char *line, size_t len, silk_buf *out,
-                           size_t limit) {
-  char *l = silk_strndup(line, len);
-  long long a, b;
-  int n = 0;
-  int rc = 0;
-  if (!limit) limit = 1u << 20;
-  if (!strcmp(l, "exit()") || !strcmp(l, "quit()")) {
-    rc = SILK_ECLOSED;
-  } else if (sscanf(l, " %lld + %lld %n", &a, &b, &n) == 2 && !l[n]) {
-    silk_buf_printf(out, "%lld\n", a + b);
-  } else if (sscanf(l, " 'x' * %lld %n", &a, &n) == 1 && !l[n] && a >= 0) {
-    size_t want = (size_t)a + 3, i;
-    silk_buf_putc(out, '\'');
-    for (i = 0; i < (size_t)a && out->len < limit; i++) silk_buf_putc(out, 'x');
-    if (out->len >= limit && i < (size_t)a) silk_buf_puts(out, "\n... (output truncated)\n");
-    else silk_buf_puts(out, "'\n");
-    (void)want;
-  } else {
-    silk_buf_puts(out, "NameError: name ");
-    silk_buf_repr_str(out, l, strlen(l));
-    silk_buf_puts(out, " is not defined\n");
-  }
-  silk_free(l);
-  return rc;
-}
-#endif
 
 /* ---- log capture (the hook runs on the loop thread) --------------------------------------- */
 
@@ -114,13 +74,23 @@ struct fixture {
   bool closed;
 };
 
+/* The generic builtins (exit(), p(), ...), as the crawl's console has them. */
+static silk_dict *builtin_globals(void) {
+  silk_dict *d = silk_dict_new();
+  if (d && silk_console_add_builtins(d)) {
+    silk_ref_decref((silk_ref *)d);
+    return NULL;
+  }
+  return d;
+}
+
 static silk_dict *make_globals(void *data) {
   fixture *f = data;
   f->globals_made++;
-  silk_dict *d = silk_dict_new();
-  if (d) silk_dict_set_str(d, "help", "silk test console");
-  return d;
+  return builtin_globals();
 }
+
+static silk_dict *detached_globals(void *data) { return builtin_globals(); }
 
 static void check_failed(fixture *f, int line, const char *what) {
   if (!f->failure[0]) snprintf(f->failure, sizeof f->failure, "line %d: %s", line, what);
@@ -835,10 +805,115 @@ static void test_network_warning(void **state) {
   assert_int_equal(log_count(SILK_LOG_WARNING, "reachable from the network"), 1);
 }
 
+/* ---- the `silk console` client, when the silk binary is there (ctest sets SILK_BIN) ---- */
+
+extern char **environ;
+
+/* Run `silk console ARGS...` with stdin from /dev/null; collect stdout and stderr. */
+static int run_cli(const char *const *args, const char *password_env, char *out, size_t outsz,
+                   char *err, size_t errsz) {
+  const char *bin = getenv("SILK_BIN");
+  const char *argv[16] = {bin, "console"};
+  size_t n = 2;
+  for (size_t i = 0; args[i] && n < 15; i++) argv[n++] = args[i];
+  argv[n] = NULL;
+  char envbuf[128];
+  const char *envp[2] = {NULL, NULL};
+  if (password_env) {
+    snprintf(envbuf, sizeof envbuf, "SILK_CONSOLE_PASSWORD=%s", password_env);
+    envp[0] = envbuf;
+  }
+  int po[2], pe[2];
+  if (pipe(po) || pipe(pe)) return -1;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+  posix_spawn_file_actions_addclose(&fa, po[0]);
+  posix_spawn_file_actions_addclose(&fa, pe[0]);
+  pid_t pid;
+  int rc = posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, (char *const *)envp);
+  posix_spawn_file_actions_destroy(&fa);
+  close(po[1]);
+  close(pe[1]);
+  if (rc) {
+    close(po[0]);
+    close(pe[0]);
+    return -1;
+  }
+  size_t ol = 0, el = 0;
+  struct pollfd p[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
+  int open_fds = 2;
+  while (open_fds && poll(p, 2, 10000) > 0) {
+    for (int i = 0; i < 2; i++) {
+      if (p[i].fd < 0 || !p[i].revents) continue;
+      char *dst = i ? err : out;
+      size_t *len = i ? &el : &ol, cap = i ? errsz : outsz;
+      ssize_t r = read(p[i].fd, dst + *len, cap - 1 - *len);
+      if (r <= 0) {
+        close(p[i].fd);
+        p[i].fd = -1;
+        open_fds--;
+      } else {
+        *len += (size_t)r;
+      }
+    }
+  }
+  for (int i = 0; i < 2; i++)
+    if (p[i].fd >= 0) close(p[i].fd);
+  out[ol] = err[el] = '\0';
+  int status;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+static void sc_cli(fixture *f) {
+  char target[64], out[4096], err[4096];
+  snprintf(target, sizeof target, "127.0.0.1:%d", f->port);
+  CHECK(f, run_cli((const char *[]){target, "-p", f->password, "-c", "1+1", NULL}, NULL, out,
+                   sizeof out, err, sizeof err) == 0);
+  CHECK(f, !strcmp(out, "2\n"));
+  CHECK(f, run_cli((const char *[]){target, "-c", "1+1\n2+2", "--json", NULL}, f->password, out,
+                   sizeof out, err, sizeof err) == 0);
+  CHECK(f, strstr(out, "{\"command\":\"1+1\",\"output\":\"2\\n\",\"error\":null}\n"));
+  CHECK(f, strstr(out, "\"output\":\"4\\n\""));
+  CHECK(f, run_cli((const char *[]){target, "-p", "wrong", "-c", "1+1", NULL}, NULL, out,
+                   sizeof out, err, sizeof err) == 1);
+  CHECK(f, !strcmp(err, "silk console: authentication failed\n"));
+  CHECK(f, !out[0]);
+  CHECK(f, run_cli((const char *[]){"-p", "x", NULL}, NULL, out, sizeof out, err, sizeof err) == 2);
+  CHECK(f, !strncmp(err, "silk console: ", 14) && strchr(err, '\n') == err + strlen(err) - 1);
+  CHECK(f, run_cli((const char *[]){target, "--bogus", NULL}, NULL, out, sizeof out, err,
+                   sizeof err) == 2);
+  CHECK(f, run_cli((const char *[]){"--help", NULL}, NULL, out, sizeof out, err, sizeof err) == 0);
+  CHECK(f, !strncmp(out, "usage: silk console", 19));
+  /* nobody listens there any more */
+  int port;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, (struct sockaddr *)&a, sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &len);
+  port = ntohs(a.sin_port);
+  close(fd);
+  snprintf(target, sizeof target, "127.0.0.1:%d", port);
+  CHECK(f, run_cli((const char *[]){target, "-p", "x", "-c", "1", NULL}, NULL, out, sizeof out,
+                   err, sizeof err) == 1);
+  CHECK(f, strstr(err, "cannot connect to 127.0.0.1:"));
+}
+
+static void test_client_cli(void **state) {
+  const char *bin = getenv("SILK_BIN");
+  if (!bin || access(bin, X_OK)) skip();
+  run(sc_cli);
+}
+
 /* ---- the line discipline without a socket ------------------------------------------------- */
 
 static silk__console_conn *detached(bool logged_in) {
-  silk_console_options o = {.password = "pw", .make_globals = NULL};
+  silk_console_options o = {.password = "pw", .make_globals = detached_globals};
   silk__console_conn *c = silk__console_conn_new_detached(&o, logged_in);
   assert_non_null(c);
   return c;
@@ -882,8 +957,12 @@ static void test_detached_telnet(void **state) {
   assert_true(OUT_HAS(c, "[silk console: yes]"));
   /* an escaped 0xff is data, and goes back out escaped */
   silk__console_conn_clear_output(c);
-  silk__console_conn_input(c, "a\xff\xff\r\n", 6);
-  assert_true(OUT_HAS(c, "\xff\xff"));
+  silk__console_conn_input(c, "'a\xff\xff'\r\n", 7);
+  assert_true(OUT_HAS(c, "'a\xff\xff'\r\n>>> "));
+  /* a lone CR in the output goes out as CR NUL */
+  silk__console_conn_clear_output(c);
+  silk__console_conn_input(c, "print('a\\rb')\r\n", 15);
+  assert_true(OUT_HAS(c, "a\r\0b\r\n>>> "));
   /* subnegotiations are swallowed */
   silk__console_conn_clear_output(c);
   silk__console_conn_input(c, "1\xff\xfa\x18\x00xterm\xff\xf0+1\r\n", 15);
@@ -957,6 +1036,7 @@ int main(void) {
       cmocka_unit_test(test_generated_password_login),
       cmocka_unit_test(test_port_range),
       cmocka_unit_test(test_network_warning),
+      cmocka_unit_test(test_client_cli),
       cmocka_unit_test(test_detached_login),
       cmocka_unit_test(test_detached_telnet),
       cmocka_unit_test(test_detached_split_input),

@@ -1046,6 +1046,41 @@ static void test_out_of_memory(void **state) {
   EXPECT("t.url", "'http://example.com/a'\n");
 }
 
+/* Builtins are reachable even when the embedder's globals do not hold them, as Python's. */
+static void test_bare_globals(void **state) {
+  (void)state;
+  silk_dict *bare = silk_dict_new();
+  silk_console_session *s = silk_console_session_new(bare);
+  silk_buf b = SILK_BUF_INIT;
+#define BARE(line, text)                                                                           \
+  do {                                                                                             \
+    silk_buf_reset(&b);                                                                            \
+    last_rc = silk_console_eval_line(s, line, strlen(line), &b, 0);                                \
+    assert_string_equal(b.ptr, text);                                                              \
+  } while (0)
+  BARE("len('ab')", "2\n");
+  BARE("from scrapy.utils.trackref import get_oldest", "");
+  BARE("get_oldest('Nothing')", "");
+  BARE("import scrapy; scrapy.utils.trackref.iter_all('Nothing')", "[]\n");
+  BARE("n = 1; n += 1; n", "2\n");
+  BARE("len = 5; len", "5\n");
+  BARE("del len; len", "<built-in function len>\n");
+  BARE("dir()", "['_', 'get_oldest', 'n', 'scrapy']\n");
+  silk_buf_reset(&b);
+  silk_console_eval_line(s, "help()", 6, &b, 0);
+  assert_non_null(strstr(b.ptr, "  prefs            prefs(ignore=None"));
+  assert_non_null(strstr(b.ptr, "  exit "));
+  silk_buf_reset(&b);
+  silk_console_eval_line(s, "prefs()", 7, &b, 0);
+  assert_true(!strncmp(b.ptr, "Live References\n\n", 17));
+  BARE("exit()", "");
+  assert_int_equal(last_rc, SILK_ECLOSED);
+#undef BARE
+  silk_buf_release(&b);
+  silk_console_session_free(s);
+  silk_ref_decref((silk_ref *)bare);
+}
+
 static void test_api_helpers(void **state) {
   (void)state;
   silk_value a = SILK_INT(1), b = SILK_FLOAT(2.5), s1, s2;
@@ -1144,6 +1179,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_scrapy_transcript, setup, teardown),
       cmocka_unit_test_setup_teardown(test_session_owns_values, setup, teardown),
       cmocka_unit_test_setup_teardown(test_out_of_memory, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bare_globals, setup, teardown),
       cmocka_unit_test_setup_teardown(test_api_helpers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bound_method_traverse, setup, teardown),
   };

@@ -2,7 +2,7 @@
  * the line discipline, the login and (when the first byte says so) a logged-in session,
  * exactly as if read from a socket, but on a socketless connection. It checks that
  * nothing crashes, that every connection frees cleanly and that no tracked object
- * outlives it.
+ * outlives it. Logged in, the lines reach the console language and its builtins as well.
  *
  *   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DSILK_FUZZ=ON -DSILK_SANITIZE=ON
  *   cmake --build build-fuzz --target fuzz_telnet && ./build-fuzz/fuzz_telnet -max_len=4096
@@ -15,30 +15,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "console/lang.h"
+#include "console/builtins.h"
 #include "console/server_internal.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/ref.h"
 #include "tracking/alloc.h"
 
-#if !__has_include("../../console/lang.c")
-/* Until the console language exists: a session that answers every line with its length. */
-struct silk_console_session {
-  silk_dict *globals;
-};
-silk_console_session *silk_console_session_new(silk_dict *globals) {
-  silk_console_session *s = silk_calloc(1, sizeof *s);
-  if (s) s->globals = globals;
-  return s;
+/* The generic builtins, so that exit(), p() and friends are reachable too. */
+static silk_dict *globals(void *data) {
+  silk_dict *d = silk_dict_new();
+  if (d && silk_console_add_builtins(d)) {
+    silk_ref_decref((silk_ref *)d);
+    return NULL;
+  }
+  return d;
 }
-void silk_console_session_free(silk_console_session *s) { silk_free(s); }
-int silk_console_eval_line(silk_console_session *s, const char *line, size_t len, silk_buf *out,
-                           size_t limit) {
-  if (len == 6 && !memcmp(line, "exit()", 6)) return SILK_ECLOSED;
-  return silk_buf_printf(out, "%zu\n", len);
-}
-#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static bool ready;
@@ -53,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size--;
   static const size_t lines[] = {0, 1, 2, 7, 16, 64, 300, 4096};
   silk_console_options opt = {.username = "silk", .password = "pw",
-                              .max_line = lines[(mode >> 1) & 7]};
+                              .max_line = lines[(mode >> 1) & 7], .make_globals = globals};
   silk__console_conn *c = silk__console_conn_new_detached(&opt, mode & 1);
   if (!c) return 0;
   size_t step = (size_t)(mode >> 4) * 37 + 1; /* 1..556 bytes per read */
