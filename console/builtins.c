@@ -34,6 +34,7 @@ static bool is_dict(const silk_value *v) {
 
 /* A str built by the caller, checked against the console's string cap. */
 static int str_result(silk_buf *b, silk_value *out) {
+  if (silk__charge_current(b->len)) return SILK_ETOOBIG;
   size_t n;
   char *s = silk_buf_detach(b, &n);
   if (!s) return SILK_ENOMEM;
@@ -56,7 +57,8 @@ static int ignore_names(const silk_value *v, const char ***names) {
   const char **a = silk_calloc(nfixed + nargs + 1, sizeof *a);
   if (!a) return SILK_ENOMEM;
   size_t n = 0;
-  for (; n < nfixed; n++) a[n] = console_classes[n];
+  for (; n < nfixed; n++)
+    a[n] = console_classes[n];
   for (size_t i = 0; i < nargs; i++) {
     const silk_value *x = l ? silk_list_get(l, (long)i) : v;
     if (x->type == SILK_T_STR) {
@@ -83,7 +85,8 @@ static int fn_prefs(ARGS) {
   const silk_value *by = silk_console_arg(args, 1, "by");
   bool by_spider = false;
   if (by && by->type != SILK_T_NONE) {
-    if (by->type == SILK_T_STR && !strcmp(by->as.s.ptr, "spider")) by_spider = true;
+    if (by->type == SILK_T_STR && !strcmp(by->as.s.ptr, "spider"))
+      by_spider = true;
     else if (!(by->type == SILK_T_STR && !strcmp(by->as.s.ptr, "class")))
       return silk_fail(SILK_EINVAL, "by must be None, 'class' or 'spider'");
   }
@@ -104,8 +107,11 @@ static int class_name_arg(const silk_args *args, const char *f, const char **nam
   int rc = check(args, f, 1, 1, kw);
   if (rc) return rc;
   const silk_value *v = silk_console_arg(args, 0, "class_name");
-  if (v->type == SILK_T_STR) *name = v->as.s.ptr;
-  else return silk_fail(SILK_ETYPE, "%s() takes a class name (str), not '%s'", f, silk_value_type_name(v));
+  if (v->type == SILK_T_STR)
+    *name = v->as.s.ptr;
+  else
+    return silk_fail(SILK_ETYPE, "%s() takes a class name (str), not '%s'", f,
+                     silk_value_type_name(v));
   return 0;
 }
 
@@ -155,7 +161,8 @@ static int fn_repr(ARGS) {
   silk_buf b = SILK_BUF_INIT;
   b.limit = LANG_MAX_STR;
   rc = silk_console_repr(&args->pos[0], &b);
-  if (rc == SILK_ETOOBIG) rc = silk_fail(SILK_ETOOBIG, "repr too large (limit %u bytes)", LANG_MAX_STR);
+  if (rc == SILK_ETOOBIG)
+    rc = silk_fail(SILK_ETOOBIG, "repr too large (limit %u bytes)", LANG_MAX_STR);
   if (!rc) rc = str_result(&b, out);
   silk_buf_release(&b);
   return rc;
@@ -170,8 +177,10 @@ static int fn_str(ARGS) {
 }
 
 static void strip_ws(const char **s, size_t *n) {
-  while (*n && isspace((unsigned char)**s)) (*s)++, (*n)--;
-  while (*n && isspace((unsigned char)(*s)[*n - 1])) (*n)--;
+  while (*n && isspace((unsigned char)**s))
+    (*s)++, (*n)--;
+  while (*n && isspace((unsigned char)(*s)[*n - 1]))
+    (*n)--;
 }
 
 static int parse_int(const char *s, size_t n, int base, int64_t *out) {
@@ -194,7 +203,9 @@ static int parse_int(const char *s, size_t n, int base, int64_t *out) {
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
     if (c == '_' && digit && i + 1 < n && s[i + 1] != '_') continue;
-    int d = isdigit((unsigned char)c) ? c - '0' : isalpha((unsigned char)c) ? (c | 0x20) - 'a' + 10 : 99;
+    int d = isdigit((unsigned char)c)   ? c - '0'
+            : isalpha((unsigned char)c) ? (c | 0x20) - 'a' + 10
+                                        : 99;
     if (d >= base) return SILK_EINVAL;
     if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base) return SILK_ERANGE;
     v = v * (uint64_t)base + (uint64_t)d;
@@ -218,7 +229,8 @@ static int fn_int(ARGS) {
   int base = 10;
   if (basev) {
     if (basev->type != SILK_T_INT) return silk_fail(SILK_ETYPE, "base must be an int");
-    if (v->type != SILK_T_STR) return silk_fail(SILK_ETYPE, "int() can't convert non-string with explicit base");
+    if (v->type != SILK_T_STR)
+      return silk_fail(SILK_ETYPE, "int() can't convert non-string with explicit base");
     if (basev->as.i != 0 && (basev->as.i < 2 || basev->as.i > 36))
       return silk_fail(SILK_EINVAL, "int() base must be >= 2 and <= 36, or 0");
     base = (int)basev->as.i;
@@ -312,11 +324,83 @@ static int fn_abs(ARGS) {
   int rc = check(args, "abs", 1, 1, kw_x);
   if (rc) return rc;
   const silk_value *v = &args->pos[0];
-  if (v->type == SILK_T_FLOAT) *out = SILK_FLOAT(fabs(v->as.f));
-  else if (v->type == SILK_T_INT && v->as.i == INT64_MIN) return silk_fail(SILK_ERANGE, "int too large");
-  else if (v->type == SILK_T_INT) *out = SILK_INT(v->as.i < 0 ? -v->as.i : v->as.i);
-  else if (v->type == SILK_T_BOOL) *out = SILK_INT(v->as.b);
-  else return silk_fail(SILK_ETYPE, "bad operand type for abs(): '%s'", silk_value_type_name(v));
+  if (v->type == SILK_T_FLOAT)
+    *out = SILK_FLOAT(fabs(v->as.f));
+  else if (v->type == SILK_T_INT && v->as.i == INT64_MIN)
+    return silk_fail(SILK_ERANGE, "int too large");
+  else if (v->type == SILK_T_INT)
+    *out = SILK_INT(v->as.i < 0 ? -v->as.i : v->as.i);
+  else if (v->type == SILK_T_BOOL)
+    *out = SILK_INT(v->as.b);
+  else
+    return silk_fail(SILK_ETYPE, "bad operand type for abs(): '%s'", silk_value_type_name(v));
+  return 0;
+}
+
+/* getattr(obj, name[, default]) and hasattr(obj, name): the attribute lookup of `obj.name`
+ * with the name computed. */
+static int lookup_attr(const silk_value *obj, const char *name, silk_value *out) {
+  int rc = silk__value_method(obj, name, out);
+  if (rc != SILK_EATTR) return rc;
+  if (obj->type == SILK_T_REF && obj->as.ref->cls->getattr) {
+    silk_clearerror();
+    rc = obj->as.ref->cls->getattr(obj->as.ref, name, out);
+    if (rc) silk_value_clear(out);
+    if (rc != SILK_EATTR || *silk_lasterror()) return rc;
+  }
+  return silk_fail(SILK_EATTR, "'%s' object has no attribute '%s'", silk_value_type_name(obj),
+                   name);
+}
+
+static int fn_getattr(ARGS) {
+  int rc = check(args, "getattr", 2, 3, NULL);
+  if (rc) return rc;
+  if (args->pos[1].type != SILK_T_STR)
+    return silk_fail(SILK_ETYPE, "attribute name must be string, not '%s'",
+                     silk_value_type_name(&args->pos[1]));
+  rc = lookup_attr(&args->pos[0], args->pos[1].as.s.ptr, out);
+  if (rc == SILK_EATTR && args->npos > 2) return silk_value_copy(out, &args->pos[2]);
+  return rc;
+}
+
+static int fn_hasattr(ARGS) {
+  int rc = check(args, "hasattr", 2, 2, NULL);
+  if (rc) return rc;
+  if (args->pos[1].type != SILK_T_STR)
+    return silk_fail(SILK_ETYPE, "attribute name must be string, not '%s'",
+                     silk_value_type_name(&args->pos[1]));
+  silk_value v = SILK_NONE;
+  rc = lookup_attr(&args->pos[0], args->pos[1].as.s.ptr, &v);
+  silk_value_clear(&v);
+  if (rc && rc != SILK_EATTR) return rc;
+  *out = SILK_BOOL(rc == 0);
+  return 0;
+}
+
+/* isinstance(x, 'Response') or isinstance(x, ['Request', 'Response']): class names, as
+ * prefs(ignore=) takes them; a tracked object matches its class and its bases. */
+static int fn_isinstance(ARGS) {
+  int rc = check(args, "isinstance", 2, 2, NULL);
+  if (rc) return rc;
+  const silk_value *x = &args->pos[0], *cls = &args->pos[1];
+  silk_list *names = cls->type == SILK_T_REF && cls->as.ref->cls == &silk_list_class
+                         ? (silk_list *)cls->as.ref
+                         : NULL;
+  size_t n = names ? silk_list_len(names) : 1;
+  bool hit = false;
+  for (size_t i = 0; i < n && !hit; i++) {
+    const silk_value *c = names ? silk_list_get(names, (long)i) : cls;
+    if (c->type != SILK_T_STR)
+      return silk_fail(SILK_ETYPE, "isinstance() arg 2 must be a class name or a list of them");
+    if (x->type == SILK_T_REF) {
+      for (const silk_class *k = x->as.ref->cls; k && !hit; k = k->base)
+        hit = !strcmp(k->name, c->as.s.ptr);
+    } else {
+      hit = !strcmp(silk_value_type_name(x), c->as.s.ptr) ||
+            (x->type == SILK_T_BOOL && !strcmp(c->as.s.ptr, "int"));
+    }
+  }
+  *out = SILK_BOOL(hit);
   return 0;
 }
 
@@ -325,6 +409,7 @@ static int fn_abs(ARGS) {
 static int iter_arg(const silk_value *v, silk_list **l) { return silk_console_iter(v, l); }
 
 static int copy_list(silk_list *src, silk_list **out) {
+  if (silk__charge_current(silk_list_len(src) * sizeof(silk_value))) return SILK_ETOOBIG;
   silk_list *l = silk_list_new();
   if (!l) return SILK_ENOMEM;
   for (size_t i = 0; i < silk_list_len(src); i++) {
@@ -379,7 +464,8 @@ static int fn_range(ARGS) {
   else if (step < 0 && start > stop)
     count = ((uint64_t)start - (uint64_t)stop - 1) / (0 - (uint64_t)step) + 1;
   if (count > LANG_MAX_LIST)
-    return silk_fail(SILK_ETOOBIG, "range too large for the console (limit %u items)", LANG_MAX_LIST);
+    return silk_fail(SILK_ETOOBIG, "range too large for the console (limit %u items)",
+                     LANG_MAX_LIST);
   lang_ctx *c = silk__lang_current();
   if (c && silk__charge(c, (size_t)count * sizeof(silk_value))) return SILK_ETOOBIG;
   silk_list *l = silk_list_new();
@@ -416,8 +502,10 @@ static int merge_sort(sort_item *a, sort_item *tmp, size_t n, bool reverse) {
     bool right = reverse ? cmp > 0 : cmp < 0;
     tmp[k++] = right ? a[j++] : a[i++];
   }
-  while (i < h) tmp[k++] = a[i++];
-  while (j < n) tmp[k++] = a[j++];
+  while (i < h)
+    tmp[k++] = a[i++];
+  while (j < n)
+    tmp[k++] = a[j++];
   memcpy(a, tmp, n * sizeof *a);
   return 0;
 }
@@ -435,6 +523,7 @@ static int call_fn(const silk_value *fn, const silk_value *arg, silk_value *out)
 
 static int sort_list(silk_list *items, const silk_value *key, bool reverse, silk_list **out) {
   size_t n = silk_list_len(items);
+  if (silk__charge_current(n * (2 * sizeof(sort_item) + sizeof(silk_value)))) return SILK_ETOOBIG;
   sort_item *a = silk_calloc(n ? n : 1, sizeof *a);
   sort_item *tmp = silk_calloc(n ? n : 1, sizeof *tmp);
   int rc = a && tmp ? 0 : SILK_ENOMEM;
@@ -458,7 +547,8 @@ static int sort_list(silk_list *items, const silk_value *key, bool reverse, silk
     if (rc) silk_value_clear(&x);
   }
   if (has_key && a) /* keyed items may have been reordered: clear every one we filled */
-    for (size_t i = 0; i < n; i++) silk_value_clear(&a[i].key);
+    for (size_t i = 0; i < n; i++)
+      silk_value_clear(&a[i].key);
   (void)keyed;
   silk_free(a);
   silk_free(tmp);
@@ -571,17 +661,23 @@ static int fn_print(ARGS) {
   b.limit = LANG_MAX_STR;
   for (size_t i = 0; i < args->npos && !rc; i++) {
     if (i) {
-      if (sep && sep->type == SILK_T_STR) rc = silk_buf_add(&b, sep->as.s.ptr, sep->as.s.len);
-      else rc = silk_buf_putc(&b, ' ');
+      if (sep && sep->type == SILK_T_STR)
+        rc = silk_buf_add(&b, sep->as.s.ptr, sep->as.s.len);
+      else
+        rc = silk_buf_putc(&b, ' ');
     }
     if (!rc) {
-      if (args->pos[i].type == SILK_T_STR) rc = silk_buf_add(&b, args->pos[i].as.s.ptr, args->pos[i].as.s.len);
-      else rc = silk_console_repr(&args->pos[i], &b);
+      if (args->pos[i].type == SILK_T_STR)
+        rc = silk_buf_add(&b, args->pos[i].as.s.ptr, args->pos[i].as.s.len);
+      else
+        rc = silk_console_repr(&args->pos[i], &b);
     }
   }
   if (!rc) {
-    if (end && end->type == SILK_T_STR) rc = silk_buf_add(&b, end->as.s.ptr, end->as.s.len);
-    else rc = silk_buf_putc(&b, '\n');
+    if (end && end->type == SILK_T_STR)
+      rc = silk_buf_add(&b, end->as.s.ptr, end->as.s.len);
+    else
+      rc = silk_buf_putc(&b, '\n');
   }
   if (rc == SILK_ETOOBIG) rc = 0; /* the output cap will say it was cut */
   if (!rc) rc = write_buf(&b);
@@ -601,7 +697,8 @@ static int sorted_keys(silk_dict *d, const char ***keys, size_t *n) {
   void *it = NULL;
   const char *k;
   size_t i = 0;
-  while (silk_dict_next(d, &it, &k, NULL) && i < *n) (*keys)[i++] = k;
+  while (silk_dict_next(d, &it, &k, NULL) && i < *n)
+    (*keys)[i++] = k;
   qsort(*keys, i, sizeof **keys, by_str);
   return 0;
 }
@@ -641,7 +738,8 @@ static int pp_oneline(const silk_value *v, silk_buf *b, int depth) {
 
 static int indent(silk_buf *out, size_t n) {
   int rc = 0;
-  for (size_t i = 0; i < n && !rc; i++) rc = silk_buf_putc(out, ' ');
+  for (size_t i = 0; i < n && !rc; i++)
+    rc = silk_buf_putc(out, ' ');
   return rc;
 }
 
@@ -682,7 +780,8 @@ static int pp_format(const silk_value *v, silk_buf *out, size_t col, int depth) 
     size_t before = out->len;
     if (!rc) rc = silk_buf_repr_str(out, keys[i], strlen(keys[i]));
     if (!rc) rc = silk_buf_puts(out, ": ");
-    if (!rc) rc = pp_format(silk_dict_get(d, keys[i]), out, col + 1 + (out->len - before), depth + 1);
+    if (!rc)
+      rc = pp_format(silk_dict_get(d, keys[i]), out, col + 1 + (out->len - before), depth + 1);
   }
   silk_free(keys);
   return rc ? rc : silk_buf_putc(out, '}');
@@ -745,7 +844,8 @@ static int fn_dir(ARGS) {
       ;
     names = silk_calloc(cnt + 1, sizeof *names);
     if (!names) return SILK_ENOMEM;
-    for (; n < cnt; n++) names[n] = attrs[n];
+    for (; n < cnt; n++)
+      names[n] = attrs[n];
   }
   rc = names_list(names, n, out);
   silk_free(names);
@@ -781,11 +881,14 @@ static int fn_help(ARGS) {
     const char *doc = v->type == SILK_T_REF ? silk__func_doc(v->as.ref) : NULL;
     const char *const *attrs = silk__value_method_names(v);
     if (!attrs && v->type == SILK_T_REF) attrs = v->as.ref->cls->attrs;
-    if (doc) rc = silk_buf_printf(&b, "%s\n", doc);
-    else rc = silk_buf_printf(&b, "%s object\n", silk_value_type_name(v));
+    if (doc)
+      rc = silk_buf_printf(&b, "%s\n", doc);
+    else
+      rc = silk_buf_printf(&b, "%s object\n", silk_value_type_name(v));
     if (!rc && !doc && attrs && attrs[0]) {
       rc = silk_buf_puts(&b, "attributes:");
-      for (size_t i = 0; attrs[i] && !rc; i++) rc = silk_buf_printf(&b, " %s", attrs[i]);
+      for (size_t i = 0; attrs[i] && !rc; i++)
+        rc = silk_buf_printf(&b, " %s", attrs[i]);
       if (!rc) rc = silk_buf_putc(&b, '\n');
     }
   } else {
@@ -794,7 +897,8 @@ static int fn_help(ARGS) {
     /* the globals, then the builtins they do not shadow */
     const char **names = NULL;
     size_t n = 0, nb = 0;
-    while (silk__builtin_name(nb)) nb++;
+    while (silk__builtin_name(nb))
+      nb++;
     if (!rc) {
       names = silk_calloc(silk_dict_len(globals) + nb + 1, sizeof *names);
       if (!names) rc = SILK_ENOMEM;
@@ -831,7 +935,8 @@ static int fn_exit(ARGS) {
   return 0;
 }
 
-/* ---- the table ---------------------------------------------------------------------------------- */
+/* ---- the table ----------------------------------------------------------------------------------
+ */
 
 static const struct builtin {
   const char *name;
@@ -854,6 +959,10 @@ static const struct builtin {
     {"float", fn_float, "float(x): x as a float"},
     {"bool", fn_bool, "bool(x): x's truth value"},
     {"type", fn_type, "type(x): the name of x's type"},
+    {"isinstance", fn_isinstance,
+     "isinstance(x, cls): x is a cls (a class name or a list of them)"},
+    {"getattr", fn_getattr, "getattr(x, name, default): x.name, or default when it has none"},
+    {"hasattr", fn_hasattr, "hasattr(x, name): whether x.name exists"},
     {"abs", fn_abs, "abs(x): absolute value"},
     {"list", fn_list, "list(iterable): a new list of the items"},
     {"range", fn_range, "range(stop) / range(start, stop, step): a list of ints"},
@@ -911,8 +1020,8 @@ int silk_console_describe(silk_dict *globals, const char *name, const char *doc)
 
 int silk_console_add_builtins(silk_dict *globals) {
   for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++) {
-    int rc = silk_console_add_function(globals, builtins[i].name, builtins[i].fn, NULL,
-                                       builtins[i].doc);
+    int rc =
+        silk_console_add_function(globals, builtins[i].name, builtins[i].fn, NULL, builtins[i].doc);
     if (rc) return rc;
   }
   return 0;

@@ -93,12 +93,14 @@ static int read_some(client *cl, int timeout_ms) {
   if (cl->eof || cl->failed) return -1;
   struct pollfd p = {.fd = cl->fd, .events = POLLIN};
   int r;
-  do r = poll(&p, 1, timeout_ms);
+  do
+    r = poll(&p, 1, timeout_ms);
   while (r < 0 && errno == EINTR && !interrupted);
   if (r <= 0) return r < 0 ? -1 : 0;
   char buf[16384];
   ssize_t n;
-  do n = recv(cl->fd, buf, sizeof buf, 0);
+  do
+    n = recv(cl->fd, buf, sizeof buf, 0);
   while (n < 0 && errno == EINTR);
   if (n <= 0) {
     cl->eof = true;
@@ -197,7 +199,8 @@ static char *utf8_clean(const char *s, size_t n, size_t *outlen) {
     unsigned char c = (unsigned char)s[i];
     size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
     bool ok = len && i + len <= n;
-    for (size_t k = 1; ok && k < len; k++) ok = ((unsigned char)s[i + k] & 0xc0) == 0x80;
+    for (size_t k = 1; ok && k < len; k++)
+      ok = ((unsigned char)s[i + k] & 0xc0) == 0x80;
     if (ok && len == 2 && c < 0xc2) ok = false; /* overlong */
     if (ok && len == 3) {
       unsigned cp = ((c & 15u) << 12) | (((unsigned char)s[i + 1] & 63u) << 6) |
@@ -227,9 +230,11 @@ static char *utf8_clean(const char *s, size_t n, size_t *outlen) {
 /* The last line of an answer when it reports an error: "NameError: ..." as the console
  * language prints exceptions, or the server's own "error: ...". */
 static const char *error_line(const char *text, size_t len, size_t *elen) {
-  while (len && text[len - 1] == '\n') len--;
+  while (len && text[len - 1] == '\n')
+    len--;
   size_t start = len;
-  while (start && text[start - 1] != '\n') start--;
+  while (start && text[start - 1] != '\n')
+    start--;
   const char *l = text + start;
   size_t n = len - start;
   *elen = n;
@@ -330,12 +335,18 @@ static int parse_args(int argc, char **argv, args *a, const char **bad) {
       a->json = true;
       continue;
     }
-    if (!strcmp(s, "-u") || !strcmp(s, "--user")) slot = &a->user;
-    else if (!strcmp(s, "-p") || !strcmp(s, "--password")) slot = &a->password;
-    else if (!strcmp(s, "-c") || !strcmp(s, "--command")) slot = &a->command;
-    else if (!strncmp(s, "--user=", 7)) slot = &a->user, val = s + 7;
-    else if (!strncmp(s, "--password=", 11)) slot = &a->password, val = s + 11;
-    else if (!strncmp(s, "--command=", 10)) slot = &a->command, val = s + 10;
+    if (!strcmp(s, "-u") || !strcmp(s, "--user"))
+      slot = &a->user;
+    else if (!strcmp(s, "-p") || !strcmp(s, "--password"))
+      slot = &a->password;
+    else if (!strcmp(s, "-c") || !strcmp(s, "--command"))
+      slot = &a->command;
+    else if (!strncmp(s, "--user=", 7))
+      slot = &a->user, val = s + 7;
+    else if (!strncmp(s, "--password=", 11))
+      slot = &a->password, val = s + 11;
+    else if (!strncmp(s, "--command=", 10))
+      slot = &a->command, val = s + 10;
     if (slot) {
       if (!val) {
         if (i + 1 >= argc) {
@@ -396,7 +407,8 @@ static int login(client *cl, const char *user, const char *password) {
   }
   silk_buf_reset(&cl->text);
   send_line(cl, user, strlen(user));
-  if (wait_prompt(cl, "Password: ", LOGIN_WAIT_MS, true)) return fail(1, "%s", "no password prompt");
+  if (wait_prompt(cl, "Password: ", LOGIN_WAIT_MS, true))
+    return fail(1, "%s", "no password prompt");
   silk_buf_reset(&cl->text);
   send_line(cl, password, strlen(password));
   if (wait_prompt(cl, PROMPT, LOGIN_WAIT_MS, true)) {
@@ -440,7 +452,8 @@ static int run_stdin(client *cl) {
   ssize_t n;
   int rc = 0;
   while ((n = getline(&line, &cap, stdin)) > 0) {
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+      n--;
     if (run_command(cl, line, (size_t)n)) break;
   }
   free(line);
@@ -497,9 +510,11 @@ int silk_console_client_main(int argc, char **argv) {
     return 0;
   }
   if (!a.target) return fail(2, "%s", "missing [HOST:]PORT (see --help)");
-  if (parse_target(&a)) return fail(2, "bad address '%s': expected PORT, HOST:PORT or [IPV6]:PORT", a.target);
+  if (parse_target(&a))
+    return fail(2, "bad address '%s': expected PORT, HOST:PORT or [IPV6]:PORT", a.target);
   bool tty = isatty(STDIN_FILENO);
-  if (a.json && !a.command && tty) return fail(2, "%s", "--json needs -c or commands on standard input");
+  if (a.json && !a.command && tty)
+    return fail(2, "%s", "--json needs -c or commands on standard input");
 
   char *asked = NULL;
   const char *password = a.password;
@@ -520,7 +535,8 @@ int silk_console_client_main(int argc, char **argv) {
     return 1;
   }
   cl.telnet = telnet_init(no_telopts, on_telnet, 0, &cl);
-  int rc = cl.telnet ? login(&cl, a.user ? a.user : "silk", password) : fail(1, "%s", "out of memory");
+  int rc =
+      cl.telnet ? login(&cl, a.user ? a.user : "silk", password) : fail(1, "%s", "out of memory");
   if (asked) explicit_bzero(asked, strlen(asked));
   silk_free(asked);
   if (rc == 0) {

@@ -150,7 +150,8 @@ int silk_console_check_args(const silk_args *args, const char *fname, size_t min
   size_t given = args->npos;
   for (size_t i = 0; i < args->nkw; i++) {
     size_t k = 0;
-    while (kwnames && kwnames[k] && strcmp(kwnames[k], args->kwnames[i])) k++;
+    while (kwnames && kwnames[k] && strcmp(kwnames[k], args->kwnames[i]))
+      k++;
     if (!kwnames || !kwnames[k])
       return silk_fail(SILK_ETYPE, "%s() got an unexpected keyword argument '%s'", fname,
                        args->kwnames[i]);

@@ -21,8 +21,10 @@ int silk__emit(lang_ctx *c, const char *text, size_t n) {
   size_t room = used < c->limit ? c->limit - used : 0;
   size_t take = n < room ? n : room;
   int rc = silk_buf_add(c->out, text, take);
-  if (rc == SILK_ETOOBIG || (!rc && take < n)) c->truncated = true;
-  else if (rc) return rc;
+  if (rc == SILK_ETOOBIG || (!rc && take < n))
+    c->truncated = true;
+  else if (rc)
+    return rc;
   return 0;
 }
 
@@ -45,8 +47,8 @@ typedef struct module {
   char *name;
 } module;
 
-static const char *const submodules[] = {"utils", "trackref", "extensions", "telnet", "tracking",
-                                         "console", "http", "spiders", "item", NULL};
+static const char *const submodules[] = {"utils",   "trackref", "extensions", "telnet", "tracking",
+                                         "console", "http",     "spiders",    "item",   NULL};
 
 static silk_ref *module_new(const char *name, size_t len);
 
@@ -118,6 +120,8 @@ silk_console_session *silk_console_session_new(silk_dict *globals) {
   silk_console_session *s = silk_calloc_tag(sizeof *s, SILK_TAG_CONSOLE);
   if (!s) return NULL;
   s->globals = globals;
+  s->max_steps = LANG_MAX_STEPS;
+  s->max_bytes = LANG_MAX_BYTES;
   s->vars = silk_dict_new();
   if (!s->vars) {
     silk_free(s);
@@ -134,6 +138,12 @@ void silk_console_session_free(silk_console_session *s) {
 
 silk_dict *silk_console_session_vars(silk_console_session *s) { return s ? s->vars : NULL; }
 silk_dict *silk_console_session_globals(silk_console_session *s) { return s ? s->globals : NULL; }
+
+void silk_console_session_set_limits(silk_console_session *s, uint64_t max_steps,
+                                     size_t max_bytes) {
+  s->max_steps = max_steps ? max_steps : LANG_MAX_STEPS;
+  s->max_bytes = max_bytes ? max_bytes : LANG_MAX_BYTES;
+}
 
 /* ---- statements ------------------------------------------------------------------------------ */
 
@@ -172,7 +182,8 @@ static int assign(lang_ctx *c, const lang_target *t, const silk_value *v) {
   for (size_t i = 0; i < n && !rc; i++) {
     if (silk_value_copy(&x, silk_list_get(l, (long)i)))
       rc = silk__exc_set(&c->exc, "MemoryError", "out of memory");
-    else rc = set_var(c, t->names[i], &x);
+    else
+      rc = set_var(c, t->names[i], &x);
   }
   silk_ref_decref((silk_ref *)l);
   return rc;
@@ -247,8 +258,10 @@ static int exec_from(lang_ctx *c, const lang_stmt *st) {
         if (!strcmp(*s, name)) sub = true;
       if (!sub) return silk__exc_set(&c->exc, "ImportError", "cannot import name '%s'", name);
       silk_ref *m = module_new(name, strlen(name));
-      if (!m) rc = SILK_ENOMEM;
-      else v = silk_value_take(m);
+      if (!m)
+        rc = SILK_ENOMEM;
+      else
+        v = silk_value_take(m);
     }
     if (rc) {
       silk_value_clear(&v);
@@ -266,7 +279,8 @@ static int exec_stmt(lang_ctx *c, const lang_stmt *st) {
   case S_ASSIGN: {
     silk_value v;
     int rc = silk__eval(c, st->value, &v);
-    for (size_t i = 0; i < st->ntargets && !rc; i++) rc = assign(c, &st->targets[i], &v);
+    for (size_t i = 0; i < st->ntargets && !rc; i++)
+      rc = assign(c, &st->targets[i], &v);
     silk_value_clear(&v);
     return rc;
   }
@@ -320,7 +334,13 @@ static void run_line(lang_ctx *c, const char *line, size_t len) {
 
 int silk_console_eval_line(silk_console_session *s, const char *line, size_t len, silk_buf *out,
                            size_t limit) {
-  lang_ctx c = {.s = s, .out = out, .out_start = out->len, .limit = limit ? limit : LANG_DEFAULT_OUTPUT};
+  lang_ctx c = {.s = s,
+                .out = out,
+                .out_start = out->len,
+                .limit = limit ? limit : LANG_DEFAULT_OUTPUT,
+                .max_steps = s->max_steps,
+                .max_bytes = s->max_bytes,
+                .mem_start = silk_mem_lib_bytes(SILK_LIB_SILK)};
   c.prev = current;
   current = &c;
   run_line(&c, line ? line : "", line ? len : 0);

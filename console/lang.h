@@ -1,6 +1,10 @@
 /* The console language: a small Python-like expression language over silk values.
- * Names resolve in a session's variables, then in its globals (the namespace the
- * embedder provides: prefs, get_oldest, engine, ...). */
+ * Names resolve in a comprehension's variables, the session's variables, its globals (the
+ * namespace the embedder provides: engine, spider, hpy, ...), then the generic builtins
+ * of console/builtins.h (prefs, get_oldest, len, ...), which are always reachable.
+ * The language itself changes no object (no item or attribute assignment, no mutating
+ * methods): only functions the embedder binds can. Every line runs under step, byte,
+ * nesting and output budgets, so no input can crash or stall the crawl. */
 #ifndef SILK_LANG_H
 #define SILK_LANG_H
 
@@ -33,7 +37,8 @@ void silk_console_session_free(silk_console_session *s);
  * SILK_ECLOSED when the line asks to end the session (exit(), quit()). */
 int silk_console_eval_line(silk_console_session *s, const char *line, size_t len, silk_buf *out,
                            size_t limit);
-/* Text written by a builtin during evaluation (prefs(), p(), est()) goes here. */
+/* Text written by a builtin during evaluation (prefs(), p(), est()) goes to the running
+ * line's output, under its cap; outside an evaluation it goes to stdout. */
 int silk_console_write(const char *text, size_t len);
 
 /* ---- helpers for embedders and console functions ----------------------------------- */
@@ -43,14 +48,19 @@ int silk_console_write(const char *text, size_t len);
 silk_dict *silk_console_session_vars(silk_console_session *s);
 /* The globals the session was created with. Borrowed. */
 silk_dict *silk_console_session_globals(silk_console_session *s);
+/* Budgets of one line: evaluation steps (0: 50,000,000, well under a second) and bytes
+ * the line may build (0: 256 MiB). Past them a line fails with RuntimeError or
+ * MemoryError and the session goes on. */
+void silk_console_session_set_limits(silk_console_session *s, uint64_t max_steps,
+                                     size_t max_bytes);
 /* Ask the evaluation running on this thread to end its session: eval_line returns
  * SILK_ECLOSED after the current line (what exit() and quit() do). No-op outside one. */
 void silk_console_request_exit(void);
 /* Attach a one-line description to a console function; help() shows it. Copies doc. */
 int silk_console_func_set_doc(silk_ref *func, const char *doc);
 
-/* Append repr(v) as the console prints it: like silk_value_repr, with nested lists and
- * dicts cut at a depth limit. */
+/* Append repr(v) as the console prints it: like silk_value_repr, with floats as Python
+ * shows them (1000.0, 1e+16) and nested lists and dicts cut at a depth limit. */
 int silk_console_repr(const silk_value *v, silk_buf *out);
 /* Python's ==: as silk_value_equal, but lists and dicts compare by content. */
 bool silk_console_equal(const silk_value *a, const silk_value *b);

@@ -23,23 +23,48 @@ struct lang_scope {
 /* ---- budget and errors -------------------------------------------------------------- */
 
 int silk__step(lang_ctx *c) {
-  if (++c->steps > LANG_MAX_STEPS)
+  if (++c->steps > c->max_steps) {
+    if (c->exc.type) return -1;
     return silk__exc_set(&c->exc, "RuntimeError",
-                         "evaluation step limit exceeded (%u steps per line)", LANG_MAX_STEPS);
+                         "evaluation step limit exceeded (%llu steps per line)",
+                         (unsigned long long)c->max_steps);
+  }
+  /* the catch-all for memory a builtin or hook built without charging it */
+  if ((c->steps & 63) == 0 && silk_mem_lib_bytes(SILK_LIB_SILK) - c->mem_start > LANG_MAX_GROWTH) {
+    if (c->exc.type) return -1;
+    return silk__exc_set(&c->exc, "MemoryError", "the line holds more than %lld MiB",
+                         LANG_MAX_GROWTH >> 20);
+  }
+  return 0;
+}
+
+int silk__work(lang_ctx *c, size_t bytes) {
+  c->steps += bytes / LANG_BYTES_PER_STEP;
+  return silk__step(c);
+}
+
+int silk__charge_current(size_t bytes) {
+  lang_ctx *c = silk__lang_current();
+  if (!c) return 0;
+  if (silk__charge(c, bytes) || silk__work(c, bytes)) return SILK_ETOOBIG;
   return 0;
 }
 
 int silk__charge(lang_ctx *c, size_t bytes) {
-  if (bytes > LANG_MAX_BYTES || c->bytes + bytes > LANG_MAX_BYTES)
-    return silk__exc_set(&c->exc, "MemoryError", "the line built more than %u MiB",
-                         LANG_MAX_BYTES >> 20);
+  if (bytes > c->max_bytes || c->bytes + bytes > c->max_bytes) {
+    if (c->exc.type) return -1;
+    return silk__exc_set(&c->exc, "MemoryError", "the line built more than %zu MiB",
+                         c->max_bytes >> 20);
+  }
   c->bytes += bytes;
   return 0;
 }
 
 int silk__exc_from_rc(lang_exc *e, int rc, const char *fmt, ...) {
+  if (e->type) return -1; /* the first exception of a line is the one it reports */
   const char *detail = silk_lasterror();
-  if (rc == SILK_ENOMEM) return silk__exc_set(e, "MemoryError", "%s", *detail ? detail : "out of memory");
+  if (rc == SILK_ENOMEM)
+    return silk__exc_set(e, "MemoryError", "%s", *detail ? detail : "out of memory");
   if (detail && *detail) return silk__exc_set(e, silk__exc_name(rc), "%s", detail);
   if (!fmt) return silk__exc_set(e, silk__exc_name(rc), "%s", silk_strerror(rc));
   va_list ap;
@@ -63,7 +88,9 @@ static bool is_dict(const silk_value *v) {
 static bool is_num(const silk_value *v) {
   return v->type == SILK_T_BOOL || v->type == SILK_T_INT || v->type == SILK_T_FLOAT;
 }
-static bool is_intlike(const silk_value *v) { return v->type == SILK_T_BOOL || v->type == SILK_T_INT; }
+static bool is_intlike(const silk_value *v) {
+  return v->type == SILK_T_BOOL || v->type == SILK_T_INT;
+}
 static int64_t ival(const silk_value *v) { return v->type == SILK_T_BOOL ? v->as.b : v->as.i; }
 static double fval(const silk_value *v) {
   return v->type == SILK_T_FLOAT ? v->as.f : (double)ival(v);
@@ -138,7 +165,8 @@ int silk__repr_float(double f, silk_buf *out) {
   size_t nd = 0;
   for (; *p && *p != 'e'; p++)
     if (*p != '.') digits[nd++] = *p;
-  while (nd > 1 && digits[nd - 1] == '0') nd--;
+  while (nd > 1 && digits[nd - 1] == '0')
+    nd--;
   int decpt = atoi(p + 1) + 1;
   if (nd == 1 && digits[0] == '0') decpt = 1; /* 0.0 and -0.0 */
   int rc = neg ? silk_buf_putc(out, '-') : 0;
@@ -146,11 +174,13 @@ int silk__repr_float(double f, silk_buf *out) {
   if (decpt > -4 && decpt <= 16) {
     if (decpt <= 0) {
       rc = silk_buf_puts(out, "0.");
-      for (int i = 0; i < -decpt && !rc; i++) rc = silk_buf_putc(out, '0');
+      for (int i = 0; i < -decpt && !rc; i++)
+        rc = silk_buf_putc(out, '0');
       if (!rc) rc = silk_buf_add(out, digits, nd);
     } else if ((size_t)decpt >= nd) {
       rc = silk_buf_add(out, digits, nd);
-      for (size_t i = nd; i < (size_t)decpt && !rc; i++) rc = silk_buf_putc(out, '0');
+      for (size_t i = nd; i < (size_t)decpt && !rc; i++)
+        rc = silk_buf_putc(out, '0');
       if (!rc) rc = silk_buf_puts(out, ".0");
     } else {
       rc = silk_buf_add(out, digits, (size_t)decpt);
@@ -177,35 +207,67 @@ static int repr_depth(const silk_value *v, silk_buf *out, int depth) {
 
 int silk_console_repr(const silk_value *v, silk_buf *out) { return repr_depth(v, out, 0); }
 
-static bool equal_depth(const silk_value *a, const silk_value *b, int depth) {
-  if (depth > LANG_MAX_REPR_DEPTH) return false;
+/* Python's == for console values: 1 equal, 0 not, -1 when the step budget ran out (the
+ * exception is in c). Every list item and dict entry compared is a step, so comparing
+ * two huge structures cannot stall the loop. */
+static int equal_depth(lang_ctx *c, const silk_value *a, const silk_value *b, int depth) {
+  if (depth > LANG_MAX_REPR_DEPTH) return 0;
   if (is_list(a) && is_list(b)) {
     silk_list *x = (silk_list *)a->as.ref, *y = (silk_list *)b->as.ref;
-    if (x == y) return true;
+    if (x == y) return 1;
     size_t n = silk_list_len(x);
-    if (n != silk_list_len(y)) return false;
-    for (size_t i = 0; i < n; i++)
-      if (!equal_depth(silk_list_get(x, (long)i), silk_list_get(y, (long)i), depth + 1))
-        return false;
-    return true;
+    if (n != silk_list_len(y)) return 0;
+    for (size_t i = 0; i < n; i++) {
+      if (silk__step(c)) return -1;
+      int r = equal_depth(c, silk_list_get(x, (long)i), silk_list_get(y, (long)i), depth + 1);
+      if (r <= 0) return r;
+    }
+    return 1;
   }
   if (is_dict(a) && is_dict(b)) {
     silk_dict *x = (silk_dict *)a->as.ref, *y = (silk_dict *)b->as.ref;
-    if (x == y) return true;
-    if (silk_dict_len(x) != silk_dict_len(y)) return false;
+    if (x == y) return 1;
+    if (silk_dict_len(x) != silk_dict_len(y)) return 0;
     void *it = NULL;
     const char *k;
     const silk_value *v;
     while (silk_dict_next(x, &it, &k, &v)) {
+      if (silk__step(c)) return -1;
       const silk_value *w = silk_dict_get(y, k);
-      if (!w || !equal_depth(v, w, depth + 1)) return false;
+      int r = w ? equal_depth(c, v, w, depth + 1) : 0;
+      if (r <= 0) return r;
     }
-    return true;
+    return 1;
   }
+  if (a->type == SILK_T_STR && b->type == SILK_T_STR && silk__work(c, a->as.s.len)) return -1;
   return silk_value_equal(a, b);
 }
 
-bool silk_console_equal(const silk_value *a, const silk_value *b) { return equal_depth(a, b, 0); }
+/* The running line's budget for the public helpers: a scratch context that shares the
+ * step count, and hands a budget error on to the line so it is reported. */
+static void borrow_budget(lang_ctx *tmp) {
+  lang_ctx *cur = silk__lang_current();
+  memset(tmp, 0, sizeof *tmp);
+  tmp->steps = cur ? cur->steps : 0;
+  tmp->max_steps = cur ? cur->max_steps : LANG_MAX_STEPS;
+  tmp->max_bytes = cur ? cur->max_bytes : LANG_MAX_BYTES;
+  tmp->mem_start = cur ? cur->mem_start : silk_mem_lib_bytes(SILK_LIB_SILK);
+}
+
+static void return_budget(lang_ctx *tmp) {
+  lang_ctx *cur = silk__lang_current();
+  if (!cur) return;
+  cur->steps = tmp->steps;
+  if (tmp->steps > tmp->max_steps && !cur->exc.type) cur->exc = tmp->exc;
+}
+
+bool silk_console_equal(const silk_value *a, const silk_value *b) {
+  lang_ctx tmp;
+  borrow_budget(&tmp);
+  int r = equal_depth(&tmp, a, b, 0);
+  return_budget(&tmp);
+  return r > 0;
+}
 
 int silk_console_iter(const silk_value *v, silk_list **out) {
   if (is_list(v)) {
@@ -213,6 +275,10 @@ int silk_console_iter(const silk_value *v, silk_list **out) {
     *out = (silk_list *)v->as.ref;
     return 0;
   }
+  size_t n = is_dict(v)              ? silk_dict_len((silk_dict *)v->as.ref)
+             : v->type == SILK_T_STR ? v->as.s.len
+                                     : 0;
+  if (silk__charge_current(n * (sizeof(silk_value) + 16))) return SILK_ETOOBIG;
   silk_list *l = silk_list_new();
   if (!l) return SILK_ENOMEM;
   int rc = 0;
@@ -227,10 +293,14 @@ int silk_console_iter(const silk_value *v, silk_list **out) {
   } else if (v->type == SILK_T_REF && v->as.ref->cls->len && v->as.ref->cls->getitem) {
     /* the sequence protocol: obj[0] .. obj[len-1] */
     silk_ref *o = v->as.ref;
-    size_t n = 0;
     silk_clearerror();
     rc = o->cls->len(o, &n);
+    lang_ctx *cur = silk__lang_current();
     for (size_t i = 0; i < n && !rc; i++) {
+      if (cur && silk__step(cur)) {
+        rc = silk_fail(SILK_ERANGE, "%s", cur->exc.msg);
+        break;
+      }
       silk_value key = SILK_INT((int64_t)i), item = SILK_NONE;
       silk_clearerror();
       rc = o->cls->getitem(o, &key, &item);
@@ -304,8 +374,7 @@ static int get_item(lang_ctx *c, const silk_value *v, const silk_value *key, sil
     if (!rc) return 0;
     silk_value_clear(out);
     if (rc == SILK_EKEY && !*silk_lasterror()) return key_error(c, key);
-    if (rc == SILK_EINDEX)
-      return silk__exc_from_rc(&c->exc, rc, "%s index out of range", tname(v));
+    if (rc == SILK_EINDEX) return silk__exc_from_rc(&c->exc, rc, "%s index out of range", tname(v));
     return silk__exc_from_rc(&c->exc, rc, NULL);
   }
   return silk__exc_set(&c->exc, "TypeError", "'%s' object is not subscriptable", tname(v));
@@ -329,25 +398,31 @@ static int get_slice(lang_ctx *c, const silk_value *v, const silk_value *lo, con
   const silk_value *b[3] = {lo, hi, st};
   for (int i = 0; i < 3; i++)
     if (b[i]->type != SILK_T_NONE && !is_intlike(b[i]))
-      return silk__exc_set(&c->exc, "TypeError",
-                           "slice indices must be integers or None");
+      return silk__exc_set(&c->exc, "TypeError", "slice indices must be integers or None");
   int64_t step = st->type == SILK_T_NONE ? 1 : ival(st);
   if (step == 0) return silk__exc_set(&c->exc, "ValueError", "slice step cannot be zero");
   if (step == INT64_MIN) step = -INT64_MAX;
   int64_t len;
-  if (v->type == SILK_T_STR) len = (int64_t)v->as.s.len;
-  else if (is_list(v)) len = (int64_t)silk_list_len((silk_list *)v->as.ref);
-  else return silk__exc_set(&c->exc, "TypeError", "'%s' object is not subscriptable", tname(v));
+  if (v->type == SILK_T_STR)
+    len = (int64_t)v->as.s.len;
+  else if (is_list(v))
+    len = (int64_t)silk_list_len((silk_list *)v->as.ref);
+  else
+    return silk__exc_set(&c->exc, "TypeError", "'%s' object is not subscriptable", tname(v));
   int64_t start = slice_bound(lo, step < 0 ? len - 1 : 0, len, step);
   int64_t stop = slice_bound(hi, step < 0 ? -1 : len, len, step);
   /* count of picked items */
   int64_t count = 0;
-  if (step > 0 && start < stop) count = (stop - start - 1) / step + 1;
-  else if (step < 0 && start > stop) count = (start - stop - 1) / (-step) + 1;
+  if (step > 0 && start < stop)
+    count = (stop - start - 1) / step + 1;
+  else if (step < 0 && start > stop)
+    count = (start - stop - 1) / (-step) + 1;
   if (v->type == SILK_T_STR) {
+    if (silk__charge(c, (size_t)count) || silk__work(c, (size_t)count)) return -1;
     char *s = silk_malloc_tag((size_t)count + 1, SILK_TAG_STRING);
     if (!s) return nomem(c);
-    for (int64_t k = 0, i = start; k < count; k++, i += step) s[k] = v->as.s.ptr[i];
+    for (int64_t k = 0, i = start; k < count; k++, i += step)
+      s[k] = v->as.s.ptr[i];
     s[count] = '\0';
     silk_value_str_take(out, s, (size_t)count);
     return 0;
@@ -407,7 +482,9 @@ static const char *op_text(int op) {
   }
 }
 
-static int overflow(lang_ctx *c) { return silk__exc_set(&c->exc, "OverflowError", "int too large"); }
+static int overflow(lang_ctx *c) {
+  return silk__exc_set(&c->exc, "OverflowError", "int too large");
+}
 
 static int int_pow(lang_ctx *c, int64_t b, int64_t e, silk_value *out) {
   int64_t r = 1;
@@ -497,8 +574,7 @@ static int float_arith(lang_ctx *c, int op, double a, double b, silk_value *out)
     r = a / b;
     break;
   case T_DSLASH:
-    if (b == 0)
-      return silk__exc_set(&c->exc, "ZeroDivisionError", "float floor division by zero");
+    if (b == 0) return silk__exc_set(&c->exc, "ZeroDivisionError", "float floor division by zero");
     r = floor(a / b);
     break;
   case T_PERCENT:
@@ -528,14 +604,16 @@ static int repeat(lang_ctx *c, const silk_value *seq, int64_t n, silk_value *out
   if (n < 0) n = 0;
   if (seq->type == SILK_T_STR) {
     size_t len = seq->as.s.len;
+    if (!len) n = 0; /* '' * 10**18 is '' at once, not after 10**18 empty copies */
     if (n && len && (uint64_t)n > LANG_MAX_STR / len)
       return silk__exc_set(&c->exc, "MemoryError", "string too large (limit %u bytes)",
                            LANG_MAX_STR);
     size_t total = len * (size_t)n;
-    if (silk__charge(c, total)) return -1;
+    if (silk__charge(c, total) || silk__work(c, total)) return -1;
     char *s = silk_malloc_tag(total + 1, SILK_TAG_STRING);
     if (!s) return nomem(c);
-    for (int64_t i = 0; i < n; i++) memcpy(s + (size_t)i * len, seq->as.s.ptr, len);
+    for (int64_t i = 0; i < n; i++)
+      memcpy(s + (size_t)i * len, seq->as.s.ptr, len);
     s[total] = '\0';
     silk_value_str_take(out, s, total);
     return 0;
@@ -566,7 +644,7 @@ static int concat(lang_ctx *c, const silk_value *a, const silk_value *b, silk_va
     if (n > LANG_MAX_STR)
       return silk__exc_set(&c->exc, "MemoryError", "string too large (limit %u bytes)",
                            LANG_MAX_STR);
-    if (silk__charge(c, n)) return -1;
+    if (silk__charge(c, n) || silk__work(c, n)) return -1;
     char *s = silk_malloc_tag(n + 1, SILK_TAG_STRING);
     if (!s) return nomem(c);
     memcpy(s, a->as.s.ptr, a->as.s.len);
@@ -583,8 +661,8 @@ static int concat(lang_ctx *c, const silk_value *a, const silk_value *b, silk_va
   silk_list *l = silk_list_new();
   if (!l) return nomem(c);
   for (size_t i = 0; i < n; i++) {
-    const silk_value *src =
-        i < silk_list_len(x) ? silk_list_get(x, (long)i) : silk_list_get(y, (long)(i - silk_list_len(x)));
+    const silk_value *src = i < silk_list_len(x) ? silk_list_get(x, (long)i)
+                                                 : silk_list_get(y, (long)(i - silk_list_len(x)));
     silk_value v;
     if (silk_value_copy(&v, src) || silk_list_append(l, &v)) {
       silk_value_clear(&v);
@@ -657,8 +735,12 @@ static int order(lang_ctx *c, int op, const silk_value *a, const silk_value *b, 
   if (is_list(a) && is_list(b) && depth < LANG_MAX_REPR_DEPTH) {
     silk_list *x = (silk_list *)a->as.ref, *y = (silk_list *)b->as.ref;
     size_t nx = silk_list_len(x), ny = silk_list_len(y), i;
-    for (i = 0; i < nx && i < ny; i++)
-      if (!equal_depth(silk_list_get(x, (long)i), silk_list_get(y, (long)i), 0)) break;
+    for (i = 0; i < nx && i < ny; i++) {
+      if (silk__step(c)) return -1;
+      int r = equal_depth(c, silk_list_get(x, (long)i), silk_list_get(y, (long)i), depth + 1);
+      if (r < 0) return -1;
+      if (!r) break;
+    }
     if (i < nx && i < ny)
       return order(c, op, silk_list_get(x, (long)i), silk_list_get(y, (long)i), res, depth + 1);
     *res = op == T_LT ? nx < ny : op == T_LE ? nx <= ny : op == T_GT ? nx > ny : nx >= ny;
@@ -670,16 +752,14 @@ static int order(lang_ctx *c, int op, const silk_value *a, const silk_value *b, 
 }
 
 int silk_console_compare(const silk_value *a, const silk_value *b, int *cmp) {
-  lang_ctx c = {0};
-  bool lt;
-  if (order(&c, T_LT, a, b, &lt, 0))
-    return silk_fail(SILK_ETYPE, "%s", c.exc.msg);
-  if (lt) {
-    *cmp = -1;
-    return 0;
-  }
-  order(&c, T_LT, b, a, &lt, 0);
-  *cmp = lt ? 1 : 0;
+  lang_ctx c;
+  borrow_budget(&c);
+  bool lt = false, gt = false;
+  int rc = order(&c, T_LT, a, b, &lt, 0);
+  if (!rc && !lt) rc = order(&c, T_LT, b, a, &gt, 0);
+  return_budget(&c);
+  if (rc) return silk_fail(c.steps > c.max_steps ? SILK_ERANGE : SILK_ETYPE, "%s", c.exc.msg);
+  *cmp = lt ? -1 : gt ? 1 : 0;
   return 0;
 }
 
@@ -688,6 +768,7 @@ static int contains(lang_ctx *c, const silk_value *hay, const silk_value *needle
     if (needle->type != SILK_T_STR)
       return silk__exc_set(&c->exc, "TypeError",
                            "'in <string>' requires string as left operand, not %s", tname(needle));
+    if (silk__work(c, hay->as.s.len)) return -1;
     *res = needle->as.s.len == 0 ||
            memmem(hay->as.s.ptr, hay->as.s.len, needle->as.s.ptr, needle->as.s.len) != NULL;
     return 0;
@@ -697,7 +778,8 @@ static int contains(lang_ctx *c, const silk_value *hay, const silk_value *needle
            silk_dict_get((silk_dict *)hay->as.ref, needle->as.s.ptr) != NULL;
     return 0;
   }
-  if (hay->type == SILK_T_REF && (is_list(hay) || (hay->as.ref->cls->len && hay->as.ref->cls->getitem))) {
+  if (hay->type == SILK_T_REF &&
+      (is_list(hay) || (hay->as.ref->cls->len && hay->as.ref->cls->getitem))) {
     silk_list *l;
     int rc = silk_console_iter(hay, &l);
     if (rc) return silk__exc_from_rc(&c->exc, rc, NULL);
@@ -708,7 +790,12 @@ static int contains(lang_ctx *c, const silk_value *hay, const silk_value *needle
         silk_ref_decref((silk_ref *)l);
         return -1;
       }
-      *res = equal_depth(silk_list_get(l, (long)i), needle, 0);
+      int r = equal_depth(c, silk_list_get(l, (long)i), needle, 0);
+      if (r < 0) {
+        silk_ref_decref((silk_ref *)l);
+        return -1;
+      }
+      *res = r > 0;
     }
     silk_ref_decref((silk_ref *)l);
     return 0;
@@ -731,8 +818,12 @@ static bool identical(const silk_value *a, const silk_value *b) {
 
 static int compare(lang_ctx *c, int op, const silk_value *a, const silk_value *b, bool *res) {
   switch (op) {
-  case T_EQ: *res = equal_depth(a, b, 0); return 0;
-  case T_NE: *res = !equal_depth(a, b, 0); return 0;
+  case T_EQ:
+  case T_NE: {
+    int r = equal_depth(c, a, b, 0);
+    *res = (r > 0) == (op == T_EQ);
+    return r < 0 ? -1 : 0;
+  }
   case K_IS: *res = identical(a, b); return 0;
   case OP_IS_NOT: *res = !identical(a, b); return 0;
   case K_IN: return contains(c, b, a, res);
@@ -809,7 +900,8 @@ static int comp_loop(lang_ctx *c, const lang_node *n, size_t k, silk_list *acc) 
   for (size_t i = 0; i < count && !rc; i++) {
     const silk_value *item = silk_list_get(items, (long)i);
     if (!item) break;
-    for (size_t t = 0; t < f->ntargets; t++) silk_value_clear(&vals[t]);
+    for (size_t t = 0; t < f->ntargets; t++)
+      silk_value_clear(&vals[t]);
     rc = silk__step(c);
     if (!rc) rc = bind_targets(c, f, item, vals);
     bool keep = true;
@@ -822,7 +914,8 @@ static int comp_loop(lang_ctx *c, const lang_node *n, size_t k, silk_list *acc) 
     if (!rc && keep) rc = comp_loop(c, n, k + 1, acc);
   }
   c->scope = scope.up;
-  for (size_t t = 0; t < f->ntargets; t++) silk_value_clear(&vals[t]);
+  for (size_t t = 0; t < f->ntargets; t++)
+    silk_value_clear(&vals[t]);
   silk_free(vals);
   silk_ref_decref((silk_ref *)items);
   return rc;
@@ -840,16 +933,15 @@ static int eval_call(lang_ctx *c, const lang_node *n, silk_value *out) {
     return nomem(c);
   }
   size_t done = 0;
-  for (; done < n->nkids && !rc; done++) rc = silk__eval(c, n->kids[done], &vals[done]);
+  for (; done < n->nkids && !rc; done++)
+    rc = silk__eval(c, n->kids[done], &vals[done]);
   if (!rc) {
-    silk_args args = {.pos = vals,
-                      .npos = n->npos,
-                      .kwnames = n->kwnames,
-                      .kw = vals + n->npos,
-                      .nkw = n->nkw};
+    silk_args args = {
+        .pos = vals, .npos = n->npos, .kwnames = n->kwnames, .kw = vals + n->npos, .nkw = n->nkw};
     rc = call_value(c, &fn, &args, out);
   }
-  for (size_t i = 0; i < n->nkids; i++) silk_value_clear(&vals[i]);
+  for (size_t i = 0; i < n->nkids; i++)
+    silk_value_clear(&vals[i]);
   silk_free(vals);
   silk_value_clear(&fn);
   return rc;
@@ -908,11 +1000,16 @@ static int eval_unary(lang_ctx *c, const lang_node *n, silk_value *out) {
     *out = SILK_FLOAT(n->op == T_MINUS ? -v.as.f : v.as.f);
   } else if (is_intlike(&v)) {
     int64_t i = ival(&v);
-    if (n->op == T_MINUS && i == INT64_MIN) rc = overflow(c);
-    else *out = SILK_INT(n->op == T_MINUS ? -i : n->op == T_TILDE ? ~i : i);
+    if (n->op == T_MINUS && i == INT64_MIN)
+      rc = overflow(c);
+    else
+      *out = SILK_INT(n->op == T_MINUS ? -i : n->op == T_TILDE ? ~i : i);
   } else {
     rc = silk__exc_set(&c->exc, "TypeError", "bad operand type for unary %s: '%s'",
-                       n->op == T_MINUS ? "-" : n->op == T_PLUS ? "+" : "~", tname(&v));
+                       n->op == T_MINUS  ? "-"
+                       : n->op == T_PLUS ? "+"
+                                         : "~",
+                       tname(&v));
   }
   silk_value_clear(&v);
   return rc;
@@ -948,7 +1045,8 @@ static int eval_node(lang_ctx *c, const lang_node *n, silk_value *out) {
     rc = silk__resolve(c, n->str, out);
     if (rc == SILK_ENOTFOUND)
       return silk__exc_set(&c->exc, "NameError", "name '%s' is not defined", n->str);
-    return rc ? nomem(c) : 0;
+    if (rc) return nomem(c);
+    return out->type == SILK_T_STR ? silk__work(c, out->as.s.len) : 0;
   case N_ATTR:
     if ((rc = silk__eval(c, n->a, &a))) return rc;
     rc = get_attr(c, &a, n->str, out);
@@ -969,7 +1067,8 @@ static int eval_node(lang_ctx *c, const lang_node *n, silk_value *out) {
     for (int i = 0; i < 4 && !rc; i++)
       if (parts[i]) rc = silk__eval(c, parts[i], &v[i]);
     if (!rc) rc = get_slice(c, &v[0], &v[1], &v[2], &v[3], out);
-    for (int i = 0; i < 4; i++) silk_value_clear(&v[i]);
+    for (int i = 0; i < 4; i++)
+      silk_value_clear(&v[i]);
     return rc;
   }
   case N_CALL: return eval_call(c, n, out);

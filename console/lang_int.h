@@ -7,16 +7,18 @@
 
 /* ---- limits: a hostile line can neither crash nor stall the crawl ------------------- */
 
-#define LANG_MAX_LINE (64 * 1024)       /* bytes of one input line */
-#define LANG_MAX_NEST 100               /* brackets / unary operators nested in a line */
-#define LANG_MAX_HEIGHT 200             /* height of an expression tree */
-#define LANG_MAX_EVAL_DEPTH 300         /* evaluator recursion (tree height plus calls) */
-#define LANG_MAX_REPR_DEPTH 100         /* nested lists and dicts shown by repr */
-#define LANG_MAX_STR (1u << 20)         /* one string built by + or * */
-#define LANG_MAX_LIST (1u << 20)        /* items of one list built by + or * or range */
-#define LANG_MAX_BYTES (64u << 20)      /* bytes one line may build in total */
-#define LANG_MAX_STEPS 10000000u        /* evaluation steps of one line */
-#define LANG_DEFAULT_OUTPUT (1u << 20)  /* output cap when the caller gives 0 */
+#define LANG_MAX_LINE (64 * 1024)      /* bytes of one input line */
+#define LANG_MAX_NEST 100              /* brackets / unary operators nested in a line */
+#define LANG_MAX_HEIGHT 200            /* height of an expression tree */
+#define LANG_MAX_EVAL_DEPTH 300        /* evaluator recursion (tree height plus calls) */
+#define LANG_MAX_REPR_DEPTH 100        /* nested lists and dicts shown by repr */
+#define LANG_MAX_STR (1u << 20)        /* one string built by + or * */
+#define LANG_MAX_LIST (1u << 22)       /* items of one list built by + * range or [for] */
+#define LANG_MAX_BYTES (256u << 20)    /* bytes one line may build in total */
+#define LANG_MAX_GROWTH (512ll << 20)  /* growth of silk's live heap during one line */
+#define LANG_BYTES_PER_STEP 64         /* copying this many bytes costs one step */
+#define LANG_MAX_STEPS 50000000u       /* evaluation steps of one line (under a second) */
+#define LANG_DEFAULT_OUTPUT (1u << 20) /* output cap when the caller gives 0 */
 
 /* ---- arena: every token and tree node of one line, freed at once ---------------------- */
 
@@ -51,15 +53,60 @@ enum tok_kind {
   T_FLOAT,
   T_STR,
   /* operators and delimiters */
-  T_LPAR, T_RPAR, T_LBRACK, T_RBRACK, T_LBRACE, T_RBRACE,
-  T_COMMA, T_DOT, T_COLON, T_SEMI, T_ASSIGN,
-  T_PLUS, T_MINUS, T_STAR, T_DSTAR, T_SLASH, T_DSLASH, T_PERCENT,
-  T_AMP, T_PIPE, T_CARET, T_TILDE, T_LSHIFT, T_RSHIFT,
-  T_EQ, T_NE, T_LT, T_LE, T_GT, T_GE,
-  T_PLUSEQ, T_MINUSEQ, T_STAREQ, T_SLASHEQ, T_DSLASHEQ, T_PERCENTEQ,
+  T_LPAR,
+  T_RPAR,
+  T_LBRACK,
+  T_RBRACK,
+  T_LBRACE,
+  T_RBRACE,
+  T_COMMA,
+  T_DOT,
+  T_COLON,
+  T_SEMI,
+  T_ASSIGN,
+  T_PLUS,
+  T_MINUS,
+  T_STAR,
+  T_DSTAR,
+  T_SLASH,
+  T_DSLASH,
+  T_PERCENT,
+  T_AMP,
+  T_PIPE,
+  T_CARET,
+  T_TILDE,
+  T_LSHIFT,
+  T_RSHIFT,
+  T_EQ,
+  T_NE,
+  T_LT,
+  T_LE,
+  T_GT,
+  T_GE,
+  T_PLUSEQ,
+  T_MINUSEQ,
+  T_STAREQ,
+  T_SLASHEQ,
+  T_DSLASHEQ,
+  T_PERCENTEQ,
   /* keywords */
-  K_AND, K_OR, K_NOT, K_IN, K_IS, K_IF, K_ELSE, K_FOR, K_FROM, K_IMPORT, K_AS, K_DEL,
-  K_PASS, K_TRUE, K_FALSE, K_NONE, K_LAMBDA,
+  K_AND,
+  K_OR,
+  K_NOT,
+  K_IN,
+  K_IS,
+  K_IF,
+  K_ELSE,
+  K_FOR,
+  K_FROM,
+  K_IMPORT,
+  K_AS,
+  K_DEL,
+  K_PASS,
+  K_TRUE,
+  K_FALSE,
+  K_NONE,
+  K_LAMBDA,
   K_RESERVED /* every other Python keyword: def, class, while, ... */
 };
 
@@ -116,18 +163,18 @@ typedef struct lang_for {
 
 struct lang_node {
   int kind;
-  int op;     /* token kind of the operator (unary, binop) */
-  int height; /* 1 + the tallest child */
-  silk_value cval;      /* N_CONST for non-strings */
-  const char *str;      /* N_CONST str bytes, N_NAME / N_ATTR name */
-  size_t slen;          /* N_CONST str length; slen + is_str mark a str constant */
+  int op;          /* token kind of the operator (unary, binop) */
+  int height;      /* 1 + the tallest child */
+  silk_value cval; /* N_CONST for non-strings */
+  const char *str; /* N_CONST str bytes, N_NAME / N_ATTR name */
+  size_t slen;     /* N_CONST str length; slen + is_str mark a str constant */
   bool is_str;
   lang_node *a, *b, *c, *d; /* operands: object, index/lo, hi, step ... */
   lang_node **kids;         /* list items, call args, dict keys+values interleaved */
   size_t nkids;
   const char **kwnames; /* N_CALL: kwnames[i] names kids[npos + i] */
   size_t npos, nkw;
-  int *ops; /* N_COMPARE: nkids - 1 operators (T_LT, K_IN, K_IS, OP_NOT_IN, OP_IS_NOT) */
+  int *ops;       /* N_COMPARE: nkids - 1 operators (T_LT, K_IN, K_IS, OP_NOT_IN, OP_IS_NOT) */
   lang_for *fors; /* N_COMP */
   size_t nfors;
 };
@@ -180,8 +227,9 @@ typedef struct lang_ctx {
   size_t out_start, limit;
   bool truncated;
   bool exit_requested;
-  uint64_t steps;
-  size_t bytes; /* built by this line, roughly: the LANG_MAX_BYTES budget */
+  uint64_t steps, max_steps;
+  size_t bytes, max_bytes; /* built by this line, roughly, and the budget for it */
+  int64_t mem_start;       /* silk's live heap bytes when the line started */
   int depth;
   lang_scope *scope; /* comprehension variables */
   struct lang_ctx *prev;
@@ -190,6 +238,8 @@ typedef struct lang_ctx {
 struct silk_console_session {
   silk_dict *globals; /* borrowed */
   silk_dict *vars;    /* owned: assignments, imports, `_` */
+  uint64_t max_steps; /* per line: LANG_MAX_STEPS unless set */
+  size_t max_bytes;   /* per line: LANG_MAX_BYTES unless set */
 };
 
 /* The evaluation running on this thread, or NULL. */
@@ -209,6 +259,11 @@ const char *silk__builtin_name(size_t i);
 /* Count one evaluation step / `n` bytes built; fail when over budget. */
 int silk__step(lang_ctx *c);
 int silk__charge(lang_ctx *c, size_t bytes);
+/* Charge the running line (if any) for building `bytes` (copied `bytes` cost steps too):
+ * SILK_ETOOBIG with the line's exception set when over budget. For builtins. */
+int silk__charge_current(size_t bytes);
+/* Count the work of copying or scanning `bytes` against the step budget. */
+int silk__work(lang_ctx *c, size_t bytes);
 /* Raise the exception for a hook's failure code: silk_lasterror() text when set, else the
  * default message. */
 int silk__exc_from_rc(lang_exc *e, int rc, const char *fmt, ...)

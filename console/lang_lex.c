@@ -94,35 +94,65 @@ static const struct {
   const char *word;
   int kind;
 } keywords[] = {
-    {"and", K_AND},       {"or", K_OR},         {"not", K_NOT},       {"in", K_IN},
-    {"is", K_IS},         {"if", K_IF},         {"else", K_ELSE},     {"for", K_FOR},
-    {"from", K_FROM},     {"import", K_IMPORT}, {"as", K_AS},         {"del", K_DEL},
-    {"pass", K_PASS},     {"True", K_TRUE},     {"False", K_FALSE},   {"None", K_NONE},
-    {"lambda", K_LAMBDA}, {"def", K_RESERVED},  {"class", K_RESERVED}, {"while", K_RESERVED},
-    {"return", K_RESERVED}, {"yield", K_RESERVED}, {"try", K_RESERVED},
-    {"except", K_RESERVED}, {"finally", K_RESERVED}, {"raise", K_RESERVED},
-    {"with", K_RESERVED}, {"global", K_RESERVED}, {"nonlocal", K_RESERVED},
-    {"assert", K_RESERVED}, {"break", K_RESERVED}, {"continue", K_RESERVED},
-    {"elif", K_RESERVED}, {"async", K_RESERVED}, {"await", K_RESERVED},
+    {"and", K_AND},
+    {"or", K_OR},
+    {"not", K_NOT},
+    {"in", K_IN},
+    {"is", K_IS},
+    {"if", K_IF},
+    {"else", K_ELSE},
+    {"for", K_FOR},
+    {"from", K_FROM},
+    {"import", K_IMPORT},
+    {"as", K_AS},
+    {"del", K_DEL},
+    {"pass", K_PASS},
+    {"True", K_TRUE},
+    {"False", K_FALSE},
+    {"None", K_NONE},
+    {"lambda", K_LAMBDA},
+    {"def", K_RESERVED},
+    {"class", K_RESERVED},
+    {"while", K_RESERVED},
+    {"return", K_RESERVED},
+    {"yield", K_RESERVED},
+    {"try", K_RESERVED},
+    {"except", K_RESERVED},
+    {"finally", K_RESERVED},
+    {"raise", K_RESERVED},
+    {"with", K_RESERVED},
+    {"global", K_RESERVED},
+    {"nonlocal", K_RESERVED},
+    {"assert", K_RESERVED},
+    {"break", K_RESERVED},
+    {"continue", K_RESERVED},
+    {"elif", K_RESERVED},
+    {"async", K_RESERVED},
+    {"await", K_RESERVED},
 };
 
 const char *silk__tok_text(int kind) {
   static const char *const ops[] = {
-      [T_END] = "end of line", [T_NAME] = "name", [T_INT] = "number", [T_FLOAT] = "number",
-      [T_STR] = "string", [T_LPAR] = "'('", [T_RPAR] = "')'", [T_LBRACK] = "'['",
-      [T_RBRACK] = "']'", [T_LBRACE] = "'{'", [T_RBRACE] = "'}'", [T_COMMA] = "','",
-      [T_DOT] = "'.'", [T_COLON] = "':'", [T_SEMI] = "';'", [T_ASSIGN] = "'='",
-      [T_PLUS] = "'+'", [T_MINUS] = "'-'", [T_STAR] = "'*'", [T_DSTAR] = "'**'",
-      [T_SLASH] = "'/'", [T_DSLASH] = "'//'", [T_PERCENT] = "'%'", [T_AMP] = "'&'",
-      [T_PIPE] = "'|'", [T_CARET] = "'^'", [T_TILDE] = "'~'", [T_LSHIFT] = "'<<'",
-      [T_RSHIFT] = "'>>'", [T_EQ] = "'=='", [T_NE] = "'!='", [T_LT] = "'<'", [T_LE] = "'<='",
-      [T_GT] = "'>'", [T_GE] = "'>='", [T_PLUSEQ] = "'+='", [T_MINUSEQ] = "'-='",
-      [T_STAREQ] = "'*='", [T_SLASHEQ] = "'/='", [T_DSLASHEQ] = "'//='",
-      [T_PERCENTEQ] = "'%='", [K_AND] = "'and'", [K_OR] = "'or'", [K_NOT] = "'not'",
-      [K_IN] = "'in'", [K_IS] = "'is'", [K_IF] = "'if'", [K_ELSE] = "'else'",
-      [K_FOR] = "'for'", [K_FROM] = "'from'", [K_IMPORT] = "'import'", [K_AS] = "'as'",
-      [K_DEL] = "'del'", [K_PASS] = "'pass'", [K_TRUE] = "'True'", [K_FALSE] = "'False'",
-      [K_NONE] = "'None'", [K_LAMBDA] = "'lambda'", [K_RESERVED] = "keyword",
+      [T_END] = "end of line", [T_NAME] = "name",        [T_INT] = "number",
+      [T_FLOAT] = "number",    [T_STR] = "string",       [T_LPAR] = "'('",
+      [T_RPAR] = "')'",        [T_LBRACK] = "'['",       [T_RBRACK] = "']'",
+      [T_LBRACE] = "'{'",      [T_RBRACE] = "'}'",       [T_COMMA] = "','",
+      [T_DOT] = "'.'",         [T_COLON] = "':'",        [T_SEMI] = "';'",
+      [T_ASSIGN] = "'='",      [T_PLUS] = "'+'",         [T_MINUS] = "'-'",
+      [T_STAR] = "'*'",        [T_DSTAR] = "'**'",       [T_SLASH] = "'/'",
+      [T_DSLASH] = "'//'",     [T_PERCENT] = "'%'",      [T_AMP] = "'&'",
+      [T_PIPE] = "'|'",        [T_CARET] = "'^'",        [T_TILDE] = "'~'",
+      [T_LSHIFT] = "'<<'",     [T_RSHIFT] = "'>>'",      [T_EQ] = "'=='",
+      [T_NE] = "'!='",         [T_LT] = "'<'",           [T_LE] = "'<='",
+      [T_GT] = "'>'",          [T_GE] = "'>='",          [T_PLUSEQ] = "'+='",
+      [T_MINUSEQ] = "'-='",    [T_STAREQ] = "'*='",      [T_SLASHEQ] = "'/='",
+      [T_DSLASHEQ] = "'//='",  [T_PERCENTEQ] = "'%='",   [K_AND] = "'and'",
+      [K_OR] = "'or'",         [K_NOT] = "'not'",        [K_IN] = "'in'",
+      [K_IS] = "'is'",         [K_IF] = "'if'",          [K_ELSE] = "'else'",
+      [K_FOR] = "'for'",       [K_FROM] = "'from'",      [K_IMPORT] = "'import'",
+      [K_AS] = "'as'",         [K_DEL] = "'del'",        [K_PASS] = "'pass'",
+      [K_TRUE] = "'True'",     [K_FALSE] = "'False'",    [K_NONE] = "'None'",
+      [K_LAMBDA] = "'lambda'", [K_RESERVED] = "keyword",
   };
   if (kind < 0 || (size_t)kind >= sizeof ops / sizeof *ops || !ops[kind]) return "token";
   return ops[kind];
@@ -282,24 +312,30 @@ static int lex_number(lexer *lx) {
       if (*s == '_') continue;
       int d = hexval((unsigned char)*s);
       if (d >= base) return syntax(lx, "invalid digit in integer literal");
-      if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base) overflow = true;
-      else v = v * (uint64_t)base + (uint64_t)d;
+      if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
+        overflow = true;
+      else
+        v = v * (uint64_t)base + (uint64_t)d;
     }
     if (s == digits) return syntax(lx, "invalid integer literal");
   } else {
     /* digits [. digits] [e [+-] digits], underscores between digits */
     const char *start = s;
-    while (s < lx->end && (is_digit((unsigned char)*s) || *s == '_')) s++;
+    while (s < lx->end && (is_digit((unsigned char)*s) || *s == '_'))
+      s++;
     if (s < lx->end && *s == '.') {
       is_float = true;
-      for (s++; s < lx->end && (is_digit((unsigned char)*s) || *s == '_');) s++;
+      for (s++; s < lx->end && (is_digit((unsigned char)*s) || *s == '_');)
+        s++;
     }
     if (s < lx->end && (*s == 'e' || *s == 'E')) {
       const char *e = s + 1;
       if (e < lx->end && (*e == '+' || *e == '-')) e++;
-      if (e >= lx->end || !is_digit((unsigned char)*e)) return syntax(lx, "invalid decimal literal");
+      if (e >= lx->end || !is_digit((unsigned char)*e))
+        return syntax(lx, "invalid decimal literal");
       is_float = true;
-      for (s = e; s < lx->end && (is_digit((unsigned char)*s) || *s == '_');) s++;
+      for (s = e; s < lx->end && (is_digit((unsigned char)*s) || *s == '_');)
+        s++;
     }
     /* a copy without underscores for strtod and the digit loop */
     char *buf = silk__arena_alloc(lx->arena, (size_t)(s - start) + 1);
@@ -315,8 +351,10 @@ static int lex_number(lexer *lx) {
         return syntax(lx, "leading zeros in decimal integer literals are not permitted");
       for (size_t i = 0; i < bn && !overflow; i++) {
         uint64_t d = (uint64_t)(buf[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) overflow = true;
-        else v = v * 10 + d;
+        if (v > (UINT64_MAX - d) / 10)
+          overflow = true;
+        else
+          v = v * 10 + d;
       }
     }
     if (s < lx->end && is_name_char((unsigned char)*s))
@@ -349,15 +387,15 @@ static const struct {
   const char *text;
   int kind;
 } ops[] = {
-    {"**", T_DSTAR},   {"//=", T_DSLASHEQ}, {"//", T_DSLASH}, {"<<", T_LSHIFT},
-    {">>", T_RSHIFT},  {"==", T_EQ},        {"!=", T_NE},     {"<=", T_LE},
+    {"**", T_DSTAR},   {"//=", T_DSLASHEQ}, {"//", T_DSLASH},  {"<<", T_LSHIFT},
+    {">>", T_RSHIFT},  {"==", T_EQ},        {"!=", T_NE},      {"<=", T_LE},
     {">=", T_GE},      {"+=", T_PLUSEQ},    {"-=", T_MINUSEQ}, {"*=", T_STAREQ},
-    {"/=", T_SLASHEQ}, {"%=", T_PERCENTEQ}, {"(", T_LPAR},    {")", T_RPAR},
-    {"[", T_LBRACK},   {"]", T_RBRACK},     {"{", T_LBRACE},  {"}", T_RBRACE},
-    {",", T_COMMA},    {".", T_DOT},        {":", T_COLON},   {";", T_SEMI},
-    {"=", T_ASSIGN},   {"+", T_PLUS},       {"-", T_MINUS},   {"*", T_STAR},
-    {"/", T_SLASH},    {"%", T_PERCENT},    {"&", T_AMP},     {"|", T_PIPE},
-    {"^", T_CARET},    {"~", T_TILDE},      {"<", T_LT},      {">", T_GT},
+    {"/=", T_SLASHEQ}, {"%=", T_PERCENTEQ}, {"(", T_LPAR},     {")", T_RPAR},
+    {"[", T_LBRACK},   {"]", T_RBRACK},     {"{", T_LBRACE},   {"}", T_RBRACE},
+    {",", T_COMMA},    {".", T_DOT},        {":", T_COLON},    {";", T_SEMI},
+    {"=", T_ASSIGN},   {"+", T_PLUS},       {"-", T_MINUS},    {"*", T_STAR},
+    {"/", T_SLASH},    {"%", T_PERCENT},    {"&", T_AMP},      {"|", T_PIPE},
+    {"^", T_CARET},    {"~", T_TILDE},      {"<", T_LT},       {">", T_GT},
 };
 
 static int lex_one(lexer *lx) {
@@ -368,16 +406,20 @@ static int lex_one(lexer *lx) {
   if (c == '\'' || c == '"') return lex_string(lx, false);
   if (is_name_start(c)) {
     const char *s = lx->p;
-    while (lx->p < lx->end && is_name_char((unsigned char)*lx->p)) lx->p++;
+    while (lx->p < lx->end && is_name_char((unsigned char)*lx->p))
+      lx->p++;
     size_t n = (size_t)(lx->p - s);
     /* string prefixes: r, u, b and rb/br; f-strings are not supported */
     if (lx->p < lx->end && (*lx->p == '\'' || *lx->p == '"') && n <= 2) {
       bool raw = false, ok = true;
       for (size_t i = 0; i < n; i++) {
         char l = (char)(s[i] | 0x20);
-        if (l == 'r') raw = true;
-        else if (l == 'f') return syntax(lx, "f-strings are not supported");
-        else if (l != 'u' && l != 'b') ok = false;
+        if (l == 'r')
+          raw = true;
+        else if (l == 'f')
+          return syntax(lx, "f-strings are not supported");
+        else if (l != 'u' && l != 'b')
+          ok = false;
       }
       if (ok) return lex_string(lx, raw);
     }

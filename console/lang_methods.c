@@ -22,6 +22,7 @@ static bool is_dict(const silk_value *v) {
 }
 
 static int str_result(silk_buf *b, silk_value *out) {
+  if (silk__charge_current(b->len)) return SILK_ETOOBIG;
   size_t n;
   char *s = silk_buf_detach(b, &n);
   if (!s) return SILK_ENOMEM;
@@ -76,6 +77,7 @@ static int m_case(const silk_args *args, silk_value *out, bool upper) {
   int rc = check(args, upper ? "upper" : "lower", 0, 0, NULL);
   if (rc) return rc;
   const silk_value *s = self_of(args);
+  if (silk__charge_current(s->as.s.len)) return SILK_ETOOBIG;
   if ((rc = silk_value_copy(out, s))) return rc;
   for (size_t i = 0; i < out->as.s.len; i++)
     out->as.s.ptr[i] = (char)(upper ? toupper((unsigned char)out->as.s.ptr[i])
@@ -99,10 +101,13 @@ static int m_strip_side(const silk_args *args, silk_value *out, int sides, const
 #define STRIPPED(ch)                                                                               \
   (chars ? memchr(chars->as.s.ptr, (ch), chars->as.s.len) != NULL : isspace((unsigned char)(ch)))
   if (sides & 1)
-    while (n && STRIPPED(*p)) p++, n--;
+    while (n && STRIPPED(*p))
+      p++, n--;
   if (sides & 2)
-    while (n && STRIPPED(p[n - 1])) n--;
+    while (n && STRIPPED(p[n - 1]))
+      n--;
 #undef STRIPPED
+  if (silk__charge_current(n)) return SILK_ETOOBIG;
   return silk_value_str(out, p, n);
 }
 
@@ -129,16 +134,19 @@ static int m_split(ARGS) {
   int64_t splits = 0;
   if (!sep) {
     while (!rc) {
-      while (p < end && isspace((unsigned char)*p)) p++;
+      while (p < end && isspace((unsigned char)*p))
+        p++;
       if (p >= end) break;
       const char *q = p;
       if (maxsplit >= 0 && splits >= maxsplit) {
         const char *e = end;
-        while (e > q && isspace((unsigned char)e[-1])) e--;
+        while (e > q && isspace((unsigned char)e[-1]))
+          e--;
         rc = silk_list_append_str(l, q, (size_t)(e - q));
         break;
       }
-      while (q < end && !isspace((unsigned char)*q)) q++;
+      while (q < end && !isspace((unsigned char)*q))
+        q++;
       rc = silk_list_append_str(l, p, (size_t)(q - p));
       splits++;
       p = q;
@@ -157,6 +165,9 @@ static int m_split(ARGS) {
       p = q + sep->as.s.len;
     }
   }
+  /* the input is at most a MiB, so what was built is bounded: charge it now */
+  if (!rc && silk__charge_current(s->as.s.len + silk_list_len(l) * sizeof(silk_value)))
+    rc = SILK_ETOOBIG;
   if (rc) {
     silk_ref_decref((silk_ref *)l);
     return rc;
@@ -184,7 +195,8 @@ static int m_join(ARGS) {
     if (!rc) rc = silk_buf_add(&b, x->as.s.ptr, x->as.s.len);
   }
   silk_ref_decref((silk_ref *)items);
-  if (rc == SILK_ETOOBIG) rc = silk_fail(SILK_ETOOBIG, "string too large (limit %u bytes)", LANG_MAX_STR);
+  if (rc == SILK_ETOOBIG)
+    rc = silk_fail(SILK_ETOOBIG, "string too large (limit %u bytes)", LANG_MAX_STR);
   if (!rc) rc = str_result(&b, out);
   silk_buf_release(&b);
   return rc;
@@ -194,7 +206,8 @@ static int m_replace(ARGS) {
   int rc = check(args, "replace", 2, 3, NULL);
   if (rc) return rc;
   const silk_value *s = self_of(args), *old, *new;
-  if ((rc = str_arg(args, 0, "replace", &old)) || (rc = str_arg(args, 1, "replace", &new))) return rc;
+  if ((rc = str_arg(args, 0, "replace", &old)) || (rc = str_arg(args, 1, "replace", &new)))
+    return rc;
   int64_t count = -1;
   if (args->npos > 2) {
     if (args->pos[2].type != SILK_T_INT) return silk_fail(SILK_ETYPE, "count must be an int");
@@ -227,7 +240,8 @@ static int m_replace(ARGS) {
       p = q + old->as.s.len;
     }
   }
-  if (rc == SILK_ETOOBIG) rc = silk_fail(SILK_ETOOBIG, "string too large (limit %u bytes)", LANG_MAX_STR);
+  if (rc == SILK_ETOOBIG)
+    rc = silk_fail(SILK_ETOOBIG, "string too large (limit %u bytes)", LANG_MAX_STR);
   if (!rc) rc = str_result(&b, out);
   silk_buf_release(&b);
   return rc;
@@ -240,6 +254,8 @@ static int m_find_count(const silk_args *args, silk_value *out, bool count) {
   const silk_value *s = self_of(args), *sub;
   if ((rc = str_arg(args, 0, f, &sub))) return rc;
   const char *p = s->as.s.ptr, *end = p + s->as.s.len;
+  lang_ctx *cur = silk__lang_current();
+  if (cur && silk__work(cur, s->as.s.len)) return SILK_ETOOBIG;
   if (!count) {
     const char *q = sub->as.s.len ? memmem(p, s->as.s.len, sub->as.s.ptr, sub->as.s.len) : p;
     *out = SILK_INT(q ? (int64_t)(q - p) : -1);
@@ -270,6 +286,8 @@ static int m_dict_view(const silk_args *args, silk_value *out, int what, const c
   int rc = check(args, f, 0, 0, NULL);
   if (rc) return rc;
   silk_dict *d = self_dict(args);
+  if (silk__charge_current(silk_dict_len(d) * (what == 2 ? 4 : 1) * sizeof(silk_value)))
+    return SILK_ETOOBIG;
   silk_list *l = silk_list_new();
   if (!l) return SILK_ENOMEM;
   void *it = NULL;
@@ -328,15 +346,14 @@ typedef struct method {
 } method;
 
 static const method str_methods[] = {
-    {"count", m_count},   {"endswith", m_endswith},     {"find", m_find},
-    {"join", m_join},     {"lower", m_lower},           {"lstrip", m_lstrip},
-    {"replace", m_replace}, {"rstrip", m_rstrip},       {"split", m_split},
-    {"startswith", m_startswith}, {"strip", m_strip},   {"upper", m_upper},
+    {"count", m_count}, {"endswith", m_endswith},     {"find", m_find},       {"join", m_join},
+    {"lower", m_lower}, {"lstrip", m_lstrip},         {"replace", m_replace}, {"rstrip", m_rstrip},
+    {"split", m_split}, {"startswith", m_startswith}, {"strip", m_strip},     {"upper", m_upper},
     {NULL, NULL},
 };
-static const char *const str_names[] = {"count", "endswith", "find", "join", "lower", "lstrip",
-                                        "replace", "rstrip", "split", "startswith", "strip",
-                                        "upper", NULL};
+static const char *const str_names[] = {"count",  "endswith", "find",   "join",  "lower",
+                                        "lstrip", "replace",  "rstrip", "split", "startswith",
+                                        "strip",  "upper",    NULL};
 
 static const method dict_methods[] = {
     {"get", m_get}, {"items", m_items}, {"keys", m_keys}, {"values", m_values}, {NULL, NULL},
@@ -350,7 +367,9 @@ const char *const *silk__value_method_names(const silk_value *self) {
 }
 
 int silk__value_method(const silk_value *self, const char *name, silk_value *out) {
-  const method *table = self->type == SILK_T_STR ? str_methods : is_dict(self) ? dict_methods : NULL;
+  const method *table = self->type == SILK_T_STR ? str_methods
+                        : is_dict(self)          ? dict_methods
+                                                 : NULL;
   for (const method *m = table; m && m->name; m++) {
     if (strcmp(m->name, name)) continue;
     silk_ref *f = silk__func_new_value(name, m->fn, NULL, self);

@@ -48,8 +48,10 @@ static void *fail_syntax(parser *p, const char *msg) {
 static bool unmatched(const parser *p) {
   int depth = 0;
   for (const lang_tok *t = p->start; t < p->t; t++) {
-    if (t->kind == T_LPAR || t->kind == T_LBRACK || t->kind == T_LBRACE) depth++;
-    else if (t->kind == T_RPAR || t->kind == T_RBRACK || t->kind == T_RBRACE) depth--;
+    if (t->kind == T_LPAR || t->kind == T_LBRACK || t->kind == T_LBRACE)
+      depth++;
+    else if (t->kind == T_RPAR || t->kind == T_RBRACK || t->kind == T_RBRACE)
+      depth--;
   }
   return depth <= 0;
 }
@@ -71,7 +73,9 @@ static bool expect(parser *p, int k) {
   if (p->e->type) return false;
   if (kind(p) == T_END && (k == T_RPAR || k == T_RBRACK || k == T_RBRACE)) {
     silk__exc_set(p->e, "SyntaxError", "'%c' was never closed",
-                  k == T_RPAR ? '(' : k == T_RBRACK ? '[' : '{');
+                  k == T_RPAR     ? '('
+                  : k == T_RBRACK ? '['
+                                  : '{');
     return false;
   }
   fail_unexpected(p);
@@ -80,8 +84,7 @@ static bool expect(parser *p, int k) {
 
 static bool enter(parser *p) {
   if (++p->nest > LANG_MAX_NEST) {
-    if (!p->e->type)
-      silk__exc_set(p->e, "RecursionError", "maximum recursion depth exceeded");
+    if (!p->e->type) silk__exc_set(p->e, "RecursionError", "maximum recursion depth exceeded");
     return false;
   }
   return true;
@@ -101,8 +104,7 @@ static bool grow(parser *p, lang_node *n, const lang_node *child) {
   if (child && child->height + 1 > n->height) n->height = child->height + 1;
   if (n->height > LANG_MAX_HEIGHT) {
     if (!p->e->type)
-      silk__exc_set(p->e, "RecursionError",
-                    "maximum recursion depth exceeded during compilation");
+      silk__exc_set(p->e, "RecursionError", "maximum recursion depth exceeded during compilation");
     return false;
   }
   return true;
@@ -172,7 +174,8 @@ static lang_node *parse_comp(parser *p, lang_node *elt) {
   }
   n->fors = (lang_for *)silk__arena_alloc(p->arena, fors.n * sizeof(lang_for));
   if (!n->fors) return fail_nomem(p);
-  for (size_t i = 0; i < fors.n; i++) n->fors[i] = *(lang_for *)fors.v[i];
+  for (size_t i = 0; i < fors.n; i++)
+    n->fors[i] = *(lang_for *)fors.v[i];
   n->nfors = fors.n;
   return n;
 }
@@ -254,7 +257,8 @@ static lang_node *parse_atom(parser *p) {
     /* adjacent literals concatenate: 'a' "b" is 'ab' */
     size_t total = 0;
     const lang_tok *u;
-    for (u = t; u->kind == T_STR; u++) total += u->v.s.n;
+    for (u = t; u->kind == T_STR; u++)
+      total += u->v.s.n;
     char *s = silk__arena_alloc(p->arena, total + 1);
     if (!s) return fail_nomem(p);
     size_t off = 0;
@@ -315,8 +319,7 @@ static lang_node *parse_call(parser *p, lang_node *fn) {
       const char *name = p->t->v.s.p;
       for (size_t i = 0; i < kwnames.n; i++)
         if (!strcmp(kwnames.v[i], name))
-          return silk__exc_set(p->e, "SyntaxError", "keyword argument repeated: %s", name),
-                 NULL;
+          return silk__exc_set(p->e, "SyntaxError", "keyword argument repeated: %s", name), NULL;
       advance(p);
       advance(p);
       x = parse_test(p);
@@ -342,8 +345,10 @@ static lang_node *parse_call(parser *p, lang_node *fn) {
   n->nkids = pos.n + kw.n;
   n->kids = silk__arena_alloc(p->arena, (n->nkids ? n->nkids : 1) * sizeof *n->kids);
   if (!n->kids) return fail_nomem(p);
-  for (size_t i = 0; i < pos.n; i++) n->kids[i] = pos.v[i];
-  for (size_t i = 0; i < kw.n; i++) n->kids[pos.n + i] = kw.v[i];
+  for (size_t i = 0; i < pos.n; i++)
+    n->kids[i] = pos.v[i];
+  for (size_t i = 0; i < kw.n; i++)
+    n->kids[pos.n + i] = kw.v[i];
   n->kwnames = (const char **)kwnames.v;
   return n;
 }
@@ -495,9 +500,7 @@ static int compare_op(parser *p) {
   case T_GT:
   case T_GE:
   case K_IN: advance(p); return k;
-  case K_IS:
-    advance(p);
-    return accept(p, K_NOT) ? OP_IS_NOT : K_IS;
+  case K_IS: advance(p); return accept(p, K_NOT) ? OP_IS_NOT : K_IS;
   case K_NOT:
     if (p->t[1].kind != K_IN) return 0;
     advance(p);
@@ -518,15 +521,15 @@ static lang_node *parse_comparison(parser *p) {
   if (!vec_push(p, &kids, first)) return NULL;
   do {
     lang_node *x = parse_bor(p);
-    if (!x || !grow(p, n, x) || !vec_push(p, &kids, x) ||
-        !vec_push(p, &ops, (void *)(intptr_t)op))
+    if (!x || !grow(p, n, x) || !vec_push(p, &kids, x) || !vec_push(p, &ops, (void *)(intptr_t)op))
       return NULL;
   } while ((op = compare_op(p)));
   n->kids = (lang_node **)kids.v;
   n->nkids = kids.n;
   n->ops = silk__arena_alloc(p->arena, ops.n * sizeof *n->ops);
   if (!n->ops) return fail_nomem(p);
-  for (size_t i = 0; i < ops.n; i++) n->ops[i] = (int)(intptr_t)ops.v[i];
+  for (size_t i = 0; i < ops.n; i++)
+    n->ops[i] = (int)(intptr_t)ops.v[i];
   return n;
 }
 
@@ -640,9 +643,12 @@ static bool parse_import(parser *p, lang_stmt *st) {
   if (accept(p, K_FROM)) {
     st->kind = S_FROM;
     bool relative = false;
-    while (accept(p, T_DOT)) relative = true; /* relative imports: from . import x */
-    if (relative && kind(p) == K_IMPORT) st->module = ".";
-    else if (!(st->module = parse_dotted(p))) return false;
+    while (accept(p, T_DOT))
+      relative = true; /* relative imports: from . import x */
+    if (relative && kind(p) == K_IMPORT)
+      st->module = ".";
+    else if (!(st->module = parse_dotted(p)))
+      return false;
     if (!expect(p, K_IMPORT)) return false;
     if (accept(p, T_STAR)) {
       if (!vec_push(p, &names, "*") || !vec_push(p, &as, NULL)) return false;
@@ -696,8 +702,7 @@ static bool to_target(parser *p, const lang_node *n, lang_target *t) {
       if (!vec_push(p, &names, (void *)n->kids[i]->str)) return false;
     }
   } else if (n->kind == N_ATTR || n->kind == N_INDEX || n->kind == N_SLICE) {
-    return fail_syntax(p, "the console cannot change objects: only names can be assigned"),
-           false;
+    return fail_syntax(p, "the console cannot change objects: only names can be assigned"), false;
   } else {
     return fail_syntax(p, "cannot assign to expression here. Maybe you meant '==' instead of '='?"),
            false;
@@ -720,8 +725,7 @@ static bool parse_stmt(parser *p, lang_stmt *st) {
     st->kind = S_DEL;
     vec names = {0};
     do {
-      if (kind(p) != T_NAME)
-        return fail_syntax(p, "the console can only delete names"), false;
+      if (kind(p) != T_NAME) return fail_syntax(p, "the console can only delete names"), false;
       if (!vec_push(p, &names, (void *)p->t->v.s.p)) return false;
       advance(p);
     } while (accept(p, T_COMMA) && kind(p) == T_NAME);
@@ -729,9 +733,10 @@ static bool parse_stmt(parser *p, lang_stmt *st) {
     st->nnames = names.n;
     return true;
   }
-  if (k == K_RESERVED) return fail_syntax(p, "statements other than expressions, assignments and "
-                                             "imports are not supported"),
-                              false;
+  if (k == K_RESERVED)
+    return fail_syntax(p, "statements other than expressions, assignments and "
+                          "imports are not supported"),
+           false;
   lang_node *x = parse_exprlist(p);
   if (!x) return false;
   int aug = kind(p);
@@ -767,7 +772,8 @@ static bool parse_stmt(parser *p, lang_stmt *st) {
   st->ntargets = targets.n;
   st->targets = silk__arena_alloc(p->arena, targets.n * sizeof *st->targets);
   if (!st->targets) return fail_nomem(p), false;
-  for (size_t i = 0; i < targets.n; i++) st->targets[i] = *(lang_target *)targets.v[i];
+  for (size_t i = 0; i < targets.n; i++)
+    st->targets[i] = *(lang_target *)targets.v[i];
   return true;
 }
 
@@ -788,7 +794,9 @@ static void diagnose_unclosed(const lang_tok *toks, size_t ntoks, lang_exc *e) {
   }
   if (depth)
     silk__exc_set(e, "SyntaxError", "'%c' was never closed",
-                  stack[depth - 1] == T_LPAR ? '(' : stack[depth - 1] == T_LBRACK ? '[' : '{');
+                  stack[depth - 1] == T_LPAR     ? '('
+                  : stack[depth - 1] == T_LBRACK ? '['
+                                                 : '{');
 }
 
 int silk__parse(lang_arena *a, const lang_tok *toks, size_t ntoks, lang_stmt **stmts,
@@ -812,7 +820,8 @@ int silk__parse(lang_arena *a, const lang_tok *toks, size_t ntoks, lang_stmt **s
   }
   *stmts = silk__arena_alloc(a, (out.n ? out.n : 1) * sizeof **stmts);
   if (!*stmts) return silk__exc_set(e, "MemoryError", "out of memory");
-  for (size_t i = 0; i < out.n; i++) (*stmts)[i] = *(lang_stmt *)out.v[i];
+  for (size_t i = 0; i < out.n; i++)
+    (*stmts)[i] = *(lang_stmt *)out.v[i];
   *nstmts = out.n;
   return 0;
 }

@@ -26,18 +26,18 @@
 
 /* ---- limits ---------------------------------------------------------------------- */
 
-#define READ_CHUNK 16384         /* bytes per read callback, in one buffer per server */
-#define TELNET_SLICE 4096        /* bytes handed to libtelnet at a time */
-#define EVAL_LIMIT (1u << 20)    /* cap on what one evaluated line may print */
-#define OUT_PAUSE (64u << 10)    /* stop taking lines while more than this is unsent */
-#define OUT_RESUME (16u << 10)   /* and take them again below this */
-#define OUT_MAX (4u << 20)       /* drop a client with more than this unsent */
-#define INQ_MAX (256u << 10)     /* decoded input waiting for the line discipline */
+#define READ_CHUNK 16384       /* bytes per read callback, in one buffer per server */
+#define TELNET_SLICE 4096      /* bytes handed to libtelnet at a time */
+#define EVAL_LIMIT (1u << 20)  /* cap on what one evaluated line may print */
+#define OUT_PAUSE (64u << 10)  /* stop taking lines while more than this is unsent */
+#define OUT_RESUME (16u << 10) /* and take them again below this */
+#define OUT_MAX (4u << 20)     /* drop a client with more than this unsent */
+#define INQ_MAX (256u << 10)   /* decoded input waiting for the line discipline */
 #define DETACHED_OUT_MAX (8u << 20)
-#define LOGIN_TIMEOUT 60.0       /* seconds to log in, even without an idle timeout */
-#define STALL_TIMEOUT 60.0       /* seconds a client may leave its output unread */
-#define FAIL_DELAY_MS 1000       /* after a failed login, before the connection closes */
-#define LINGER_MS 2000           /* at most this long to flush and see the peer's EOF */
+#define LOGIN_TIMEOUT 60.0 /* seconds to log in, even without an idle timeout */
+#define STALL_TIMEOUT 60.0 /* seconds a client may leave its output unread */
+#define FAIL_DELAY_MS 1000 /* after a failed login, before the connection closes */
+#define LINGER_MS 2000     /* at most this long to flush and see the peer's EOF */
 #define DEFAULT_MAX_LINE 4096
 #define DEFAULT_MAX_CLIENTS 64
 #define MAX_LINE_LIMIT (1u << 20)
@@ -51,12 +51,12 @@ static const telnet_telopt_t telopts[] = {{TELNET_TELOPT_ECHO, TELNET_WILL, TELN
                                           {-1, 0, 0}};
 
 typedef enum conn_state {
-  ST_USER,    /* waiting for the username line */
-  ST_PASS,    /* waiting for the password line */
-  ST_SHELL,   /* logged in: each line is evaluated */
-  ST_FAILED,  /* login failed: waiting FAIL_DELAY_MS before closing */
-  ST_ENDING,  /* flushing, half-closed, waiting for the peer's EOF */
-  ST_CLOSED   /* handles closing (or a detached connection that ended) */
+  ST_USER,   /* waiting for the username line */
+  ST_PASS,   /* waiting for the password line */
+  ST_SHELL,  /* logged in: each line is evaluated */
+  ST_FAILED, /* login failed: waiting FAIL_DELAY_MS before closing */
+  ST_ENDING, /* flushing, half-closed, waiting for the peer's EOF */
+  ST_CLOSED  /* handles closing (or a detached connection that ended) */
 } conn_state;
 
 struct silk_console_server {
@@ -87,8 +87,8 @@ struct silk__console_conn {
   conn_state state;
   int handles; /* libuv handles not yet closed */
   bool detached, rejected, reading, paused, eof, shut, closing;
-  bool cr;      /* the previous byte was CR: a following LF or NUL belongs to it */
-  int esc;      /* inside an escape sequence: 1 after ESC, 2 in CSI, 3 after ESC O */
+  bool cr; /* the previous byte was CR: a following LF or NUL belongs to it */
+  int esc; /* inside an escape sequence: 1 after ESC, 2 in CSI, 3 after ESC O */
   int esc_len;
   bool overflow; /* the line went past max_line: ignore up to the next line end */
   char *line;
@@ -215,8 +215,10 @@ static void send_text(silk__console_conn *c, const char *s, size_t n) {
     if (s[i] != '\n' && s[i] != '\r') continue;
     if (i > start) telnet_send(c->telnet, s + start, i - start);
     if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n') i++;
-    if (s[i] == '\n') telnet_send(c->telnet, crlf, 2);
-    else telnet_send(c->telnet, crnul, 2);
+    if (s[i] == '\n')
+      telnet_send(c->telnet, crlf, 2);
+    else
+      telnet_send(c->telnet, crnul, 2);
     start = i + 1;
   }
   if (n > start) telnet_send(c->telnet, s + start, n - start);
@@ -234,13 +236,16 @@ static void on_write(uv_write_t *req, int status) {
     conn_close_now(c);
     return;
   }
-  if (c->paused && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) <= OUT_RESUME) {
-    c->paused = false;
-    timer_arm(c);
-    process_input(c);
-    flush(c);
-    update_reading(c);
+  if (!c->paused) return;
+  if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > OUT_RESUME) {
+    timer_arm(c); /* the client reads, if slowly: give it the whole stall time again */
+    return;
   }
+  c->paused = false;
+  timer_arm(c);
+  process_input(c);
+  flush(c);
+  update_reading(c);
 }
 
 /* Hand what libtelnet produced to libuv. A client that reads slowly makes us stop taking
@@ -307,8 +312,10 @@ static void srv_maybe_finish(silk_console_server *srv) {
 
 static void conn_free(silk__console_conn *c) {
   silk_console_server *srv = c->srv;
-  if (c->prev) c->prev->next = c->next;
-  else if (srv->conns == c) srv->conns = c->next;
+  if (c->prev)
+    c->prev->next = c->next;
+  else if (srv->conns == c)
+    srv->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   if (c->telnet) telnet_free(c->telnet);
   if (c->session) silk_console_session_free(c->session);
@@ -348,8 +355,10 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
   silk__console_conn *c = req->data;
   if (c->closing) return;
   c->shut = true;
-  if (status < 0 || c->eof) conn_close_now(c);
-  else update_reading(c); /* read and discard until the peer's EOF or LINGER_MS */
+  if (status < 0 || c->eof)
+    conn_close_now(c);
+  else
+    update_reading(c); /* read and discard until the peer's EOF or LINGER_MS */
 }
 
 /* End gracefully: send msg and everything pending, half-close, and close once the peer
@@ -507,8 +516,10 @@ static void handle_line(silk__console_conn *c, char *line, size_t len) {
     explicit_bzero(line, len);
     silk_free(c->user);
     c->user = NULL;
-    if (user_ok & pass_ok) login_ok(c);
-    else login_failed(c);
+    if (user_ok & pass_ok)
+      login_ok(c);
+    else
+      login_failed(c);
     return;
   }
   case ST_SHELL: eval_line(c, line, len); return;
@@ -551,8 +562,10 @@ static void interrupt(silk__console_conn *c) {
   c->line_len = 0;
   c->overflow = false;
   c->esc = 0;
-  if (c->state == ST_SHELL) send_str(c, "\nKeyboardInterrupt\n");
-  else send_str(c, "\n");
+  if (c->state == ST_SHELL)
+    send_str(c, "\nKeyboardInterrupt\n");
+  else
+    send_str(c, "\n");
   prompt(c);
 }
 
@@ -583,7 +596,10 @@ static void input_byte(silk__console_conn *c, unsigned char b) {
   }
   if (escape_byte(c, b)) return;
   switch (b) {
-  case '\r': c->cr = true; end_line(c); return;
+  case '\r':
+    c->cr = true;
+    end_line(c);
+    return;
   case '\n': end_line(c); return;
   case 0x08:
   case 0x7f:
@@ -597,8 +613,10 @@ static void input_byte(silk__console_conn *c, unsigned char b) {
   case 0x03: interrupt(c); return;
   case 0x04:
     if (c->line_len || c->overflow) return;
-    if (c->state == ST_SHELL) conn_end(c, "\n");
-    else conn_end(c, NULL);
+    if (c->state == ST_SHELL)
+      conn_end(c, "\n");
+    else
+      conn_end(c, NULL);
     return;
   case 0x15: c->line_len = 0; return; /* Ctrl-U, IAC EL: erase the line */
   case 0x1b: c->esc = 1; return;
@@ -614,8 +632,10 @@ static void process_input(silk__console_conn *c) {
     input_byte(c, (unsigned char)c->inq.ptr[c->inq_pos++]);
   if (c->closing) return;
   if (c->inq_pos >= c->inq.len) {
-    if (c->inq.cap > 4 * READ_CHUNK) silk_buf_release(&c->inq);
-    else silk_buf_reset(&c->inq);
+    if (c->inq.cap > 4 * READ_CHUNK)
+      silk_buf_release(&c->inq);
+    else
+      silk_buf_reset(&c->inq);
     c->inq_pos = 0;
   } else if (c->inq_pos > c->inq.len / 2) {
     memmove(c->inq.ptr, c->inq.ptr + c->inq_pos, c->inq.len - c->inq_pos);
@@ -623,8 +643,7 @@ static void process_input(silk__console_conn *c) {
     c->inq.ptr[c->inq.len] = '\0';
     c->inq_pos = 0;
   }
-  if (c->eof && !c->paused && c->state <= ST_SHELL && c->inq_pos >= c->inq.len)
-    conn_end(c, NULL);
+  if (c->eof && !c->paused && c->state <= ST_SHELL && c->inq_pos >= c->inq.len) conn_end(c, NULL);
 }
 
 static void inq_add(silk__console_conn *c, const char *data, size_t n) {
@@ -698,7 +717,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void update_reading(silk__console_conn *c) {
   if (c->detached || c->closing) return;
-  bool want = !c->eof && ((c->state <= ST_SHELL && !c->paused) || (c->state == ST_ENDING && c->shut));
+  bool want =
+      !c->eof && ((c->state <= ST_SHELL && !c->paused) || (c->state == ST_ENDING && c->shut));
   if (want == c->reading) return;
   if (!want) {
     uv_read_stop((uv_stream_t *)&c->tcp);
@@ -764,8 +784,10 @@ static void on_connection(uv_stream_t *server, int status);
 static void on_drop_closed(uv_handle_t *h) {
   silk_console_server *srv = h->data;
   srv->dropping = false;
-  if (srv->closing) srv_maybe_finish(srv);
-  else on_connection((uv_stream_t *)&srv->listener, 0); /* one may be waiting: take it */
+  if (srv->closing)
+    srv_maybe_finish(srv);
+  else
+    on_connection((uv_stream_t *)&srv->listener, 0); /* one may be waiting: take it */
 }
 
 /* Out of memory for a new connection: libuv stops listening until the pending one is
@@ -871,8 +893,10 @@ static int bind_range(const struct sockaddr *base, socklen_t len, int lo, int hi
   for (int port = lo; port <= hi; port++) {
     struct sockaddr_storage ss;
     memcpy(&ss, base, len);
-    if (ss.ss_family == AF_INET) ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-    else ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+    if (ss.ss_family == AF_INET)
+      ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+    else
+      ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return silk_fail(SILK_EIO, "console: socket: %s", strerror(errno));
     int one = 1;
@@ -906,8 +930,8 @@ int silk_console_server_start(uv_loop_t *loop, const silk_console_options *opt,
   if (!srv) return silk_fail(SILK_ENOMEM, "console: out of memory");
   srv->loop = loop;
 
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                           .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+  struct addrinfo hints = {
+      .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
   struct addrinfo *res = NULL;
   int gai = getaddrinfo(srv->host, "0", &hints, &res);
   if (gai || !res) {
@@ -949,8 +973,10 @@ int silk_console_server_start(uv_loop_t *loop, const silk_console_options *opt,
   srv->port = port;
 
   char where[96];
-  if (addr.ss_family == AF_INET6) snprintf(where, sizeof where, "[%s]:%d", srv->host, port);
-  else snprintf(where, sizeof where, "%s:%d", srv->host, port);
+  if (addr.ss_family == AF_INET6)
+    snprintf(where, sizeof where, "[%s]:%d", srv->host, port);
+  else
+    snprintf(where, sizeof where, "%s:%d", srv->host, port);
   if (srv->generated)
     silk_log(SILK_LOG_INFO, "console", "Telnet console listening on %s (user: %s, password: %s)",
              where, srv->username, srv->password);

@@ -759,7 +759,10 @@ static void shutdown_engine(silk_engine *e) {
 static void pump_crawl(silk_crawl *c) {
   silk_engine *e = c->engine;
   if (c->state == CRAWL_OPEN && !e->paused) {
-    while (c->inprogress < (size_t)c->max_active && c->scraper_bytes < 5000000 && c->state == CRAWL_OPEN) {
+    /* responses waiting for the parser count against the concurrency too, so a spider
+     * holds about CONCURRENT_REQUESTS responses at a time, however fast the site */
+    while (c->inprogress + c->scraper_active < (size_t)c->max_active &&
+           c->scraper_bytes < 5000000 && c->state == CRAWL_OPEN) {
       silk_request *req = silk_scheduler_pop(c->scheduler);
       if (!req) break;
       c->inprogress++;

@@ -1,6 +1,7 @@
 #include "core/error.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char lasterr[512];
 
@@ -27,10 +28,14 @@ const char *silk_err_name(int err) {
 }
 
 int silk_fail(int err, const char *fmt, ...) {
+  /* format aside first: callers often wrap the previous message, passing silk_lasterror()
+   * itself as an argument, and vsnprintf must not write over what it is reading */
+  char tmp[sizeof lasterr];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(lasterr, sizeof lasterr, fmt, ap);
+  vsnprintf(tmp, sizeof tmp, fmt, ap);
   va_end(ap);
+  memcpy(lasterr, tmp, sizeof lasterr);
   return err;
 }
 

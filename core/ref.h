@@ -117,8 +117,8 @@ size_t silk_ref_live_total(void);
  * itself is freed, so reports never read a dangling owner). */
 void silk__ref_disown_spider(silk_spider *spider);
 
-#define SILK_REF(obj) (&(obj)->base)
-#define SILK_INCREF(obj) ((__typeof__(obj))silk_ref_incref(&(obj)->base))
+#define SILK_REF(obj) ((silk_ref *)(obj))
+#define SILK_INCREF(obj) ((__typeof__(obj))silk_ref_incref((silk_ref *)(obj)))
 /* works on opaque types too (dict, list, settings): the base is always first */
 #define SILK_DECREF(obj) silk_ref_decref((silk_ref *)(obj))
 

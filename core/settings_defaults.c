@@ -109,7 +109,8 @@ const silk_setting_def silk__settings_builtin[] = {
     {"EXTENSIONS", D, "{}", "extensions to add or disable (null), merged over the _BASE dict"},
     {"EXTENSIONS_BASE", D,
      "{\"CoreStats\": 0, \"TelnetConsole\": 0, \"MemoryUsage\": 0, \"MemoryDebugger\": 0, "
-     "\"CloseSpider\": 0, \"FeedExporter\": 0, \"LogStats\": 0, \"LeakAlarm\": 0}",
+     "\"CloseSpider\": 0, \"FeedExporter\": 0, \"LogStats\": 0, \"LeakAlarm\": 0, "
+     "\"StackTraceDump\": 0, \"MemoryPlot\": 0}",
      "extensions enabled by default"},
 
     /* ---- feeds ------------------------------------------------------------------------- */
@@ -140,7 +141,9 @@ const silk_setting_def silk__settings_builtin[] = {
     {"MEMUSAGE_SPIDER_LIMIT_MB", I, "0",
      "close a spider whose own tracked objects exceed this many MiB (0: off)"},
     {"MEMDEBUG_ENABLED", B, "false", "record memdebug/* stats of objects left alive at close"},
-    {"MEMDEBUG_PLOT", S, NULL, "file to write live-object counts over time to, for plotting"},
+    {"MEMDEBUG_PLOT", S, NULL,
+     "SVG file to draw live objects per class and spider, and RSS, over time into"},
+    {"MEMDEBUG_PLOT_INTERVAL", F, "1.0", "seconds between the samples MEMDEBUG_PLOT draws"},
     {"LEAK_ALARM_ENABLED", B, "true",
      "warn when a class's live count keeps growing while throughput does not"},
     {"LEAK_ALARM_WINDOW", F, "60.0", "seconds of history the leak alarm looks at"},

@@ -25,13 +25,15 @@ static void fire(closespider *cs, const char *reason) {
 
 static int on_item(const silk_signal_args *a, void *data) {
   closespider *cs = data;
-  if (a->spider == cs->base.spider && ++cs->items >= cs->limit_items) fire(cs, "closespider_itemcount");
+  if (a->spider == cs->base.spider && ++cs->items >= cs->limit_items)
+    fire(cs, "closespider_itemcount");
   return 0;
 }
 
 static int on_page(const silk_signal_args *a, void *data) {
   closespider *cs = data;
-  if (a->spider == cs->base.spider && ++cs->pages >= cs->limit_pages) fire(cs, "closespider_pagecount");
+  if (a->spider == cs->base.spider && ++cs->pages >= cs->limit_pages)
+    fire(cs, "closespider_pagecount");
   return 0;
 }
 
@@ -75,9 +77,12 @@ static int cs_open(silk_component *self, silk_spider *spider) {
   if (cs->timeout <= 0 && cs->limit_items <= 0 && cs->limit_pages <= 0 && cs->limit_errors <= 0)
     return SILK_ENOTCONFIGURED;
   silk_engine *e = spider->engine;
-  if ((cs->limit_items > 0 && !(cs->on_item = silk_signal_connect(e, SILK_SIG_ITEM_SCRAPED, on_item, cs))) ||
-      (cs->limit_pages > 0 && !(cs->on_page = silk_signal_connect(e, SILK_SIG_RESPONSE_RECEIVED, on_page, cs))) ||
-      (cs->limit_errors > 0 && !(cs->on_error = silk_signal_connect(e, SILK_SIG_SPIDER_ERROR, on_error, cs)))) {
+  if ((cs->limit_items > 0 &&
+       !(cs->on_item = silk_signal_connect(e, SILK_SIG_ITEM_SCRAPED, on_item, cs))) ||
+      (cs->limit_pages > 0 &&
+       !(cs->on_page = silk_signal_connect(e, SILK_SIG_RESPONSE_RECEIVED, on_page, cs))) ||
+      (cs->limit_errors > 0 &&
+       !(cs->on_error = silk_signal_connect(e, SILK_SIG_SPIDER_ERROR, on_error, cs)))) {
     disconnect(cs);
     return SILK_ENOMEM;
   }

@@ -43,10 +43,12 @@ static silk_verdict comp_request(silk_component *self, silk_request *req, silk_s
 static bool has_token(const char *list, const char *token) {
   size_t n = strlen(token);
   for (const char *p = list; p && *p;) {
-    while (*p == ' ' || *p == ',') p++;
+    while (*p == ' ' || *p == ',')
+      p++;
     size_t len = strcspn(p, ",;");
     size_t t = len;
-    while (t && p[t - 1] == ' ') t--;
+    while (t && p[t - 1] == ' ')
+      t--;
     if (t == n && !strncasecmp(p, token, n)) return true;
     p += len;
     if (*p == ';') p += strcspn(p, ",");

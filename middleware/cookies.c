@@ -71,7 +71,8 @@ static void cookies_destroy(silk_ref *self) {
   jar *j, *tmp;
   HASH_ITER(hh, m->jars, j, tmp) {
     HASH_DEL(m->jars, j);
-    for (size_t i = 0; i < j->len; i++) cookie_free(j->items[i]);
+    for (size_t i = 0; i < j->len; i++)
+      cookie_free(j->items[i]);
     silk_free(j->items);
     silk_free(j->key);
     silk_free(j);
@@ -84,7 +85,8 @@ static size_t cookies_owned(silk_ref *self) {
   jar *j, *tmp;
   HASH_ITER(hh, m->jars, j, tmp) {
     n += silk_alloc_size(j) + silk_alloc_size(j->key) + silk_alloc_size(j->items);
-    for (size_t i = 0; i < j->len; i++) n += cookie_bytes(j->items[i]);
+    for (size_t i = 0; i < j->len; i++)
+      n += cookie_bytes(j->items[i]);
   }
   if (m->jars) n += HASH_OVERHEAD(hh, m->jars);
   return n;
@@ -153,8 +155,10 @@ static char *default_path(const char *req_path) {
 }
 
 static char *trimmed(const char *p, size_t n) {
-  while (n && isspace((unsigned char)*p)) p++, n--;
-  while (n && isspace((unsigned char)p[n - 1])) n--;
+  while (n && isspace((unsigned char)*p))
+    p++, n--;
+  while (n && isspace((unsigned char)p[n - 1]))
+    n--;
   return silk_strndup(p, n);
 }
 
@@ -180,7 +184,8 @@ static cookie *parse_set_cookie(const char *line, const char *host, const char *
     char *key = trimmed(p, aeq ? (size_t)(aeq - p) : n);
     char *val = aeq ? trimmed(aeq + 1, (size_t)(p + n - aeq - 1)) : silk_strdup("");
     p += n;
-    if (!key || !val) ok = false;
+    if (!key || !val)
+      ok = false;
     else if (!strcasecmp(key, "expires") && !max_age) {
       time_t t = curl_getdate(val, NULL);
       if (t != -1) c->expires = (int64_t)t;
@@ -193,7 +198,8 @@ static cookie *parse_set_cookie(const char *line, const char *host, const char *
       }
     } else if (!strcasecmp(key, "domain") && *val) {
       char *d = val + (*val == '.');
-      for (char *q = d; *q; q++) *q = (char)tolower((unsigned char)*q);
+      for (char *q = d; *q; q++)
+        *q = (char)tolower((unsigned char)*q);
       silk_free(c->domain);
       c->domain = silk_strdup(d);
       if (!c->domain) ok = false;
@@ -274,8 +280,8 @@ static void jar_store(cookies_mw *m, jar *j, cookie *c, int64_t now) {
   j->items[j->len++] = c;
 }
 
-static void store_line(cookies_mw *m, jar *j, const char *line, const char *host,
-                       const char *path, int64_t now) {
+static void store_line(cookies_mw *m, jar *j, const char *line, const char *host, const char *path,
+                       int64_t now) {
   cookie *c = parse_set_cookie(line, host, path, now);
   if (c) jar_store(m, j, c, now);
 }
@@ -366,7 +372,8 @@ static silk_verdict cookies_request(silk_component *self, silk_request *req, sil
       rc = silk_buf_printf(&hdr, "%s%s=%s", i ? "; " : "", v[i]->name, v[i]->value);
     if (!rc) silk_headers_add(&req->headers, "Cookie", hdr.ptr);
     if (!rc && m->debug)
-      SILK_DEBUG("cookies", "Sending cookies to: <%s %s>\nCookie: %s", req->method, req->url, hdr.ptr);
+      SILK_DEBUG("cookies", "Sending cookies to: <%s %s>\nCookie: %s", req->method, req->url,
+                 hdr.ptr);
     silk_buf_release(&hdr);
   }
   silk_free(v);
@@ -402,7 +409,9 @@ static silk_verdict cookies_response(silk_component *self, silk_request *req, si
 }
 
 silk_component_def silk_cookies_mw_def = {
-    .cls = {.name = "CookiesMiddleware", .size = sizeof(cookies_mw), .destroy = cookies_destroy,
+    .cls = {.name = "CookiesMiddleware",
+            .size = sizeof(cookies_mw),
+            .destroy = cookies_destroy,
             .owned_bytes = cookies_owned},
     .kind = SILK_DOWNLOADER_MW,
     .order = 700,

@@ -36,14 +36,17 @@ static silk_verdict dh_request(silk_component *self, silk_request *req, silk_spi
   defaultheaders *dh = (defaultheaders *)self;
   for (size_t i = 0; i < dh->headers.len; i++) {
     const silk_header *h = &dh->headers.items[i];
-    if (!silk_headers_get(&req->headers, h->name)) silk_headers_add(&req->headers, h->name, h->value);
+    if (!silk_headers_get(&req->headers, h->name))
+      silk_headers_add(&req->headers, h->name, h->value);
   }
   return SILK_CONTINUE;
 }
 
 silk_component_def silk_defaultheaders_mw_def = {
-    .cls = {.name = "DefaultHeadersMiddleware", .size = sizeof(defaultheaders),
-            .destroy = dh_destroy, .owned_bytes = dh_owned},
+    .cls = {.name = "DefaultHeadersMiddleware",
+            .size = sizeof(defaultheaders),
+            .destroy = dh_destroy,
+            .owned_bytes = dh_owned},
     .kind = SILK_DOWNLOADER_MW,
     .order = 400,
     .open = dh_open,

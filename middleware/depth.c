@@ -41,8 +41,8 @@ static silk_verdict dp_request(silk_component *self, silk_response *resp, silk_r
   const silk_dict *pmeta = silk_response_meta(resp);
   const silk_value *pv = pmeta ? silk_dict_get(pmeta, "depth") : NULL;
   int64_t parent = pv && pv->type == SILK_T_INT ? pv->as.i
-                   : resp->request                 ? (int64_t)resp->request->depth
-                                                   : 0;
+                   : resp->request              ? (int64_t)resp->request->depth
+                                                : 0;
   int64_t n = parent + 1;
   if (meta) silk_dict_set_int(meta, "depth", n);
   req->depth = (unsigned)n;

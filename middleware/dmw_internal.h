@@ -1,4 +1,4 @@
-/* Shared by the downloader middlewares that ship with silk (middleware/ *.c files): their
+/* Shared by the downloader middlewares that ship with silk (the .c files in middleware/): their
  * definitions, registered by silk__register_downloader_middlewares, and a few helpers
  * defined in downloader_builtin.c and redirect.c. Not installed. */
 #ifndef SILK_DMW_INTERNAL_H
@@ -66,7 +66,12 @@ silk_verdict silk__redirect(silk_request *req, silk_request *redirected, const s
 /* Join location against base for a redirect. NULL when it is not followable; then
  * *scheme (a buffer of schemesz bytes) holds the refused scheme ("file"), or "" when the
  * location was malformed. silk_malloc'd. */
-char *silk__redirect_target(const char *base, const char *location, char *scheme,
-                            size_t schemesz);
+char *silk__redirect_target(const char *base, const char *location, char *scheme, size_t schemesz);
+
+/* ---- robots.txt (robotstxt.c) ----------------------------------------------------- */
+
+/* Whether the robots.txt text allows url for the product token agent ("silk"), by the
+ * rules RobotsTxtMiddleware applies; for tests and the console. */
+bool silk__robots_allowed(const char *robots_txt, size_t len, const char *agent, const char *url);
 
 #endif

@@ -9,10 +9,10 @@
 
 void silk__register_downloader_middlewares(void) {
   static silk_component_def *const defs[] = {
-      &silk_robotstxt_mw_def,   &silk_httpauth_mw_def,    &silk_downloadtimeout_mw_def,
-      &silk_defaultheaders_mw_def, &silk_useragent_mw_def, &silk_retry_mw_def,
-      &silk_metarefresh_mw_def, &silk_compression_mw_def, &silk_redirect_mw_def,
-      &silk_cookies_mw_def,     &silk_httpproxy_mw_def,   &silk_downloaderstats_mw_def,
+      &silk_robotstxt_mw_def,      &silk_httpauth_mw_def,    &silk_downloadtimeout_mw_def,
+      &silk_defaultheaders_mw_def, &silk_useragent_mw_def,   &silk_retry_mw_def,
+      &silk_metarefresh_mw_def,    &silk_compression_mw_def, &silk_redirect_mw_def,
+      &silk_cookies_mw_def,        &silk_httpproxy_mw_def,   &silk_downloaderstats_mw_def,
   };
   for (size_t i = 0; i < sizeof defs / sizeof *defs; i++) {
     int rc = silk_component_register(defs[i]);

@@ -64,7 +64,8 @@ static silk_verdict ds_exception(silk_component *self, silk_request *req, int er
   silk_stats_inc(spider->stats, "downloader/exception_count", 1);
   if (n && n < 80)
     snprintf(key, sizeof key, "downloader/exception_type_count/%.*s", (int)n, message);
-  else snprintf(key, sizeof key, "downloader/exception_type_count/%s", silk_err_name(err));
+  else
+    snprintf(key, sizeof key, "downloader/exception_type_count/%s", silk_err_name(err));
   silk_stats_inc(spider->stats, key, 1);
   return SILK_CONTINUE;
 }

@@ -122,7 +122,8 @@ int silk_feed_csv_parse_record(const char *s, size_t n, silk_list **out, size_t 
         rc = silk_fail(SILK_EPARSE, "stray character after a quoted CSV field");
     } else {
       size_t j = i;
-      while (j < n && s[j] != ',' && s[j] != '\r' && s[j] != '\n') j++;
+      while (j < n && s[j] != ',' && s[j] != '\r' && s[j] != '\n')
+        j++;
       if (memchr(s + i, '"', j - i)) rc = silk_fail(SILK_EPARSE, "stray quote in a CSV field");
       if (!rc) rc = silk_buf_add(&f, s + i, j - i);
       i = j;

@@ -28,7 +28,8 @@ size_t silk_feed_utf8_next(const char *str, size_t n, uint32_t *cp) {
   size_t need;
   unsigned char lo = 0x80, hi = 0xBF;
   uint32_t v;
-  if (c >= 0xC2 && c <= 0xDF) need = 1, v = c & 0x1F;
+  if (c >= 0xC2 && c <= 0xDF)
+    need = 1, v = c & 0x1F;
   else if (c >= 0xE0 && c <= 0xEF) {
     need = 2, v = c & 0x0F;
     if (c == 0xE0) lo = 0xA0;
@@ -61,7 +62,8 @@ int silk_feed_utf8_append(silk_buf *out, const char *s, size_t n) {
   while (!rc && i < n) {
     /* copy the longest run of ASCII at once: it is the common case */
     size_t j = i;
-    while (j < n && (unsigned char)s[j] < 0x80) j++;
+    while (j < n && (unsigned char)s[j] < 0x80)
+      j++;
     if (j > i) rc = silk_buf_add(out, s + i, j - i);
     i = j;
     if (rc || i >= n) break;
@@ -69,7 +71,8 @@ int silk_feed_utf8_append(silk_buf *out, const char *s, size_t n) {
     size_t k = silk_feed_utf8_next(s + i, n - i, &cp);
     if (cp == 0xFFFD && !(k == 3 && !memcmp(s + i, replacement, 3)))
       rc = silk_buf_add(out, replacement, 3);
-    else rc = silk_buf_add(out, s + i, k);
+    else
+      rc = silk_buf_add(out, s + i, k);
     i += k;
   }
   return rc;
@@ -116,9 +119,12 @@ int silk_feed_json_string(silk_buf *out, const char *s, size_t n, bool ascii) {
         uint32_t v = cp - 0x10000;
         rc = put_u(out, 0xD800 | (v >> 10));
         if (!rc) rc = put_u(out, 0xDC00 | (v & 0x3FF));
-      } else rc = put_u(out, cp);
-    } else if (cp == 0xFFFD) rc = silk_buf_add(out, replacement, 3);
-    else rc = silk_buf_add(out, s + i, k);
+      } else
+        rc = put_u(out, cp);
+    } else if (cp == 0xFFFD)
+      rc = silk_buf_add(out, replacement, 3);
+    else
+      rc = silk_buf_add(out, s + i, k);
     i += k;
   }
   if (!rc) rc = silk_buf_putc(out, '"');
@@ -144,7 +150,8 @@ int silk_feed_float_repr(silk_buf *out, double f) {
   size_t nd = 0;
   for (; *p && *p != 'e'; p++)
     if (*p >= '0' && *p <= '9') digits[nd++] = *p;
-  while (nd > 1 && digits[nd - 1] == '0') nd--;
+  while (nd > 1 && digits[nd - 1] == '0')
+    nd--;
   int decpt = atoi(p + 1) + 1; /* value = 0.DIGITS x 10^decpt */
   int rc = neg ? silk_buf_putc(out, '-') : 0;
   /* Python's repr switches to exponent form outside 1e-4 <= |f| < 1e16 */
@@ -158,7 +165,8 @@ int silk_feed_float_repr(silk_buf *out, double f) {
   }
   if (decpt <= 0) {
     if (!rc) rc = silk_buf_puts(out, "0.");
-    for (int i = 0; i < -decpt && !rc; i++) rc = silk_buf_putc(out, '0');
+    for (int i = 0; i < -decpt && !rc; i++)
+      rc = silk_buf_putc(out, '0');
     if (!rc) rc = silk_buf_add(out, digits, nd);
   } else if ((size_t)decpt < nd) {
     if (!rc) rc = silk_buf_add(out, digits, (size_t)decpt);
@@ -166,7 +174,8 @@ int silk_feed_float_repr(silk_buf *out, double f) {
     if (!rc) rc = silk_buf_add(out, digits + decpt, nd - (size_t)decpt);
   } else {
     if (!rc) rc = silk_buf_add(out, digits, nd);
-    for (size_t i = nd; i < (size_t)decpt && !rc; i++) rc = silk_buf_putc(out, '0');
+    for (size_t i = nd; i < (size_t)decpt && !rc; i++)
+      rc = silk_buf_putc(out, '0');
     if (!rc) rc = silk_buf_puts(out, ".0");
   }
   return rc;
@@ -185,7 +194,8 @@ static int write_value(writer *w, const silk_value *v);
 
 static int newline(writer *w, int level) {
   int rc = silk_buf_putc(w->out, '\n');
-  for (int i = 0; i < level * w->o.indent && !rc; i++) rc = silk_buf_putc(w->out, ' ');
+  for (int i = 0; i < level * w->o.indent && !rc; i++)
+    rc = silk_buf_putc(w->out, ' ');
   return rc;
 }
 

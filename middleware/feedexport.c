@@ -99,14 +99,15 @@ static void slot_release(feed_slot *s) {
 
 static void fe_destroy(silk_ref *self) {
   feed_exporter *fe = (feed_exporter *)self;
-  for (size_t i = 0; i < fe->nslots; i++) slot_release(&fe->slots[i]);
+  for (size_t i = 0; i < fe->nslots; i++)
+    slot_release(&fe->slots[i]);
   silk_free(fe->slots);
   silk_buf_release(&fe->scratch);
 }
 
 /* ---- configuration --------------------------------------------------------------- */
 
-static const char *const known_options[] = {"format", "overwrite", "encoding", "fields",
+static const char *const known_options[] = {"format", "overwrite",   "encoding", "fields",
                                             "indent", "store_empty", NULL};
 static const char *const scrapy_only_options[] = {
     "batch_item_count", "item_classes", "item_filter", "item_export_kwargs",
@@ -121,9 +122,12 @@ static bool in(const char *const *list, const char *s) {
 static int parse_format(const char *name, feed_fmt *out) {
   if (!strcmp(name, "jsonlines") || !strcmp(name, "jsonl") || !strcmp(name, "jl"))
     *out = FMT_JSONLINES;
-  else if (!strcmp(name, "json")) *out = FMT_JSON;
-  else if (!strcmp(name, "csv")) *out = FMT_CSV;
-  else return SILK_EINVAL;
+  else if (!strcmp(name, "json"))
+    *out = FMT_JSON;
+  else if (!strcmp(name, "csv"))
+    *out = FMT_CSV;
+  else
+    return SILK_EINVAL;
   return 0;
 }
 
@@ -141,7 +145,8 @@ static int set_fields(feed_slot *s, const silk_value *v, const char *what) {
   bool is_list = v->type == SILK_T_REF && silk_ref_isinstance(v->as.ref, &silk_list_class);
   bool is_dict = v->type == SILK_T_REF && silk_ref_isinstance(v->as.ref, &silk_dict_class);
   if (!is_list && !is_dict)
-    return silk_fail(SILK_ESETTING, "%s must be a list of field names or a {name: label} dict", what);
+    return silk_fail(SILK_ESETTING, "%s must be a list of field names or a {name: label} dict",
+                     what);
   size_t n = is_list ? silk_list_len((const silk_list *)v->as.ref)
                      : silk_dict_len((const silk_dict *)v->as.ref);
   s->names = silk_calloc(n ? n : 1, sizeof *s->names);
@@ -188,13 +193,14 @@ static int expand_uri(const char *uri, silk_spider *spider, const char *time_par
     if (n >= sizeof key) n = sizeof key - 1;
     memcpy(key, p + 2, n);
     key[n] = '\0';
-    const char *val = !strcmp(key, "name") ? spider->name
+    const char *val = !strcmp(key, "name")   ? spider->name
                       : !strcmp(key, "time") ? time_param
                                              : silk_spider_arg(spider, key, NULL);
     if (!val)
       return silk_fail(SILK_ESETTING,
                        "FEEDS: unknown parameter %%(%s)s in '%s' (known: name, time and the "
-                       "spider's -a arguments)", key, uri);
+                       "spider's -a arguments)",
+                       key, uri);
     rc = silk_buf_puts(out, val);
     p = end + 1;
   }
@@ -215,13 +221,15 @@ static int uri_to_path(const char *uri, char **out) {
   bool has_scheme = scheme > 1 && uri[scheme] == ':';
   if (has_scheme && strncasecmp(uri, "file:", 5))
     return silk_fail(SILK_ESETTING,
-                     "FEEDS: cannot store '%s': only local files (a path or file://) are supported", uri);
+                     "FEEDS: cannot store '%s': only local files (a path or file://) are supported",
+                     uri);
   if (!has_scheme) return (*out = silk_strdup(uri)) ? 0 : SILK_ENOMEM;
   const char *p = uri + 5;
   if (!strncmp(p, "//", 2)) {
     p += 2;
     if (*p != '/' && strncasecmp(p, "localhost/", 10))
-      return silk_fail(SILK_ESETTING, "FEEDS: cannot store '%s': file URIs must name a local path", uri);
+      return silk_fail(SILK_ESETTING, "FEEDS: cannot store '%s': file URIs must name a local path",
+                       uri);
     if (*p != '/') p += 9;
   }
   silk_buf b = SILK_BUF_INIT;
@@ -231,7 +239,8 @@ static int uri_to_path(const char *uri, char **out) {
     if (*p == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
       rc = silk_buf_putc(&b, (char)(hi * 16 + lo));
       p += 2;
-    } else rc = silk_buf_putc(&b, *p);
+    } else
+      rc = silk_buf_putc(&b, *p);
   }
   if (!rc && (!b.len || memchr(b.ptr, '\0', b.len)))
     rc = silk_fail(SILK_ESETTING, "FEEDS: '%s' is not a usable file name", uri);
@@ -271,7 +280,8 @@ static int open_target(feed_slot *s, const char *file) {
   const char *base = slash ? slash + 1 : file;
   if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
     return silk_fail(SILK_ESETTING, "FEEDS: '%s' names a directory, not a file", s->uri);
-  char *dir = slash ? silk_strndup(file, slash == file ? 1 : (size_t)(slash - file)) : silk_strdup(".");
+  char *dir =
+      slash ? silk_strndup(file, slash == file ? 1 : (size_t)(slash - file)) : silk_strdup(".");
   if (!dir) return SILK_ENOMEM;
   if (mkdirs(dir)) {
     int e = errno;
@@ -295,7 +305,8 @@ static int open_target(feed_slot *s, const char *file) {
   for (feed_slot *o = open_targets; o; o = o->next_open)
     if (!strcmp(o->path, s->path)) {
       silk_buf_release(&b);
-      return silk_fail(SILK_ESETTING, "FEEDS: '%s' is already being written by another feed", s->uri);
+      return silk_fail(SILK_ESETTING, "FEEDS: '%s' is already being written by another feed",
+                       s->uri);
     }
   struct stat st;
   bool exists = stat(s->path, &st) == 0;
@@ -307,14 +318,17 @@ static int open_target(feed_slot *s, const char *file) {
   if (fd < 0) {
     int e = errno;
     silk_buf_release(&b);
-    return silk_fail(SILK_EIO, "cannot create a temporary file for feed '%s': %s", s->uri, strerror(e));
+    return silk_fail(SILK_EIO, "cannot create a temporary file for feed '%s': %s", s->uri,
+                     strerror(e));
   }
   s->tmp = silk_buf_detach(&b, NULL);
   /* mkstemp makes 0600: give the result the mode the target has or would get */
   fchmod(fd, exists && S_ISREG(st.st_mode) ? st.st_mode & 07777 : 0666 & ~current_umask());
   if (!s->tmp || !(s->f = fdopen(fd, "wb"))) {
-    if (s->tmp) unlink(s->tmp);
-    else unlink(b.ptr);
+    if (s->tmp)
+      unlink(s->tmp);
+    else
+      unlink(b.ptr);
     close(fd);
     return SILK_ENOMEM;
   }
@@ -344,7 +358,8 @@ static char *read_all(const char *path, size_t *len, int *err) {
   char tmp[65536];
   size_t n;
   int rc = 0;
-  while (!rc && (n = fread(tmp, 1, sizeof tmp, f)) > 0) rc = silk_buf_add(&b, tmp, n);
+  while (!rc && (n = fread(tmp, 1, sizeof tmp, f)) > 0)
+    rc = silk_buf_add(&b, tmp, n);
   if (!rc && ferror(f)) rc = SILK_EIO;
   *err = rc == SILK_EIO ? errno : rc ? ENOMEM : 0;
   fclose(f);
@@ -367,8 +382,9 @@ static int adopt_csv(feed_slot *s, const char *data, size_t len) {
   silk_list *hdr = NULL;
   int rc = silk_feed_csv_parse_record(data, len, &hdr, NULL);
   if (rc)
-    return silk_fail(SILK_EPARSE, "cannot append to feed '%s': its header row is not valid CSV (%s)",
-                     s->uri, silk_lasterror());
+    return silk_fail(SILK_EPARSE,
+                     "cannot append to feed '%s': its header row is not valid CSV (%s)", s->uri,
+                     silk_lasterror());
   size_t n = silk_list_len(hdr);
   if (s->have_fields) {
     bool same = n == s->nfields;
@@ -379,7 +395,8 @@ static int adopt_csv(feed_slot *s, const char *data, size_t len) {
     if (!same)
       rc = silk_fail(SILK_ESETTING,
                      "cannot append to feed '%s': its header row differs from the configured "
-                     "fields (use -O to overwrite it)", s->uri);
+                     "fields (use -O to overwrite it)",
+                     s->uri);
   } else {
     s->names = silk_calloc(n ? n : 1, sizeof *s->names);
     if (!s->names) rc = SILK_ENOMEM;
@@ -405,19 +422,23 @@ static int adopt_json(feed_slot *s, const char *data, size_t len) {
   if (!j)
     return silk_fail(SILK_EPARSE,
                      "cannot append to feed '%s': the file is not valid JSON (line %d: %s); use "
-                     "-O to overwrite it", s->uri, jerr.line, jerr.text);
+                     "-O to overwrite it",
+                     s->uri, jerr.line, jerr.text);
   bool array = json_is_array(j);
   s->has_elements = array && json_array_size(j) > 0;
   json_decref(j);
   if (!array)
     return silk_fail(SILK_ESETTING,
                      "cannot append to feed '%s': the file holds JSON that is not an array; use "
-                     "-O to overwrite it", s->uri);
+                     "-O to overwrite it",
+                     s->uri);
   size_t end = len;
-  while (end && data[end - 1] != ']') end--;
+  while (end && data[end - 1] != ']')
+    end--;
   if (!end) return silk_fail(SILK_EPARSE, "cannot append to feed '%s': no closing ']'", s->uri);
   end--; /* the closing bracket, and the whitespace before it, go */
-  while (end && blank(data + end - 1, 1)) end--;
+  while (end && blank(data + end - 1, 1))
+    end--;
   int rc = write_out(s, data, end);
   if (!rc && !s->has_elements) rc = write_out(s, "\n", 1);
   return rc;
@@ -431,7 +452,8 @@ static int start_file(feed_slot *s) {
     size_t len = 0;
     int e = 0;
     char *data = read_all(s->path, &len, &e);
-    if (!data) return silk_fail(SILK_EIO, "cannot read feed '%s' to append to it: %s", s->uri, strerror(e));
+    if (!data)
+      return silk_fail(SILK_EIO, "cannot read feed '%s' to append to it: %s", s->uri, strerror(e));
     int rc = 0;
     if (blank(data, len)) {
       /* nothing worth keeping */
@@ -522,8 +544,8 @@ static int opt_bool(const silk_dict *o, const char *k, bool dflt, const char *ur
   return 0;
 }
 
-static int configure(feed_slot *s, silk_spider *spider, const char *uri,
-                     const silk_value *optv, const char *time_param) {
+static int configure(feed_slot *s, silk_spider *spider, const char *uri, const silk_value *optv,
+                     const char *time_param) {
   silk_settings *st = spider->settings;
   const silk_dict *o = NULL;
   if (optv->type == SILK_T_REF && silk_ref_isinstance(optv->as.ref, &silk_dict_class))
@@ -539,7 +561,8 @@ static int configure(feed_slot *s, silk_spider *spider, const char *uri,
       return silk_fail(SILK_ESETTING, "FEEDS['%s']: option '%s' is not supported by silk", uri, k);
     return silk_fail(SILK_ESETTING,
                      "FEEDS['%s']: unknown option '%s' (known: format, overwrite, encoding, "
-                     "fields, indent, store_empty)", uri, k);
+                     "fields, indent, store_empty)",
+                     uri, k);
   }
   silk_buf b = SILK_BUF_INIT;
   int rc = expand_uri(uri, spider, time_param, &b);
@@ -552,10 +575,12 @@ static int configure(feed_slot *s, silk_spider *spider, const char *uri,
   if (!fmt && o && silk_dict_get(o, "format"))
     return silk_fail(SILK_ESETTING, "FEEDS['%s']['format'] must be a string", uri);
   if (!fmt) fmt = format_from_extension(s->uri);
-  if (!fmt) return silk_fail(SILK_ESETTING, "FEEDS['%s']: missing 'format' (jsonlines, json or csv)", uri);
+  if (!fmt)
+    return silk_fail(SILK_ESETTING, "FEEDS['%s']: missing 'format' (jsonlines, json or csv)", uri);
   if (parse_format(fmt, &s->fmt))
-    return silk_fail(SILK_ESETTING, "FEEDS['%s']: unknown format '%s' (jsonlines, jsonl, jl, json or csv)",
-                     uri, fmt);
+    return silk_fail(SILK_ESETTING,
+                     "FEEDS['%s']: unknown format '%s' (jsonlines, jsonl, jl, json or csv)", uri,
+                     fmt);
   if (!(s->format = silk_strdup(fmt))) return SILK_ENOMEM;
   if ((rc = opt_bool(o, "overwrite", false, uri, &s->overwrite))) return rc;
   if ((rc = opt_bool(o, "store_empty", silk_settings_get_bool(st, "FEED_STORE_EMPTY"), uri,
@@ -568,8 +593,9 @@ static int configure(feed_slot *s, silk_spider *spider, const char *uri,
   if (enc && enc->type != SILK_T_STR && enc->type != SILK_T_NONE)
     return silk_fail(SILK_ESETTING, "FEEDS['%s']['encoding'] must be a string or null", uri);
   if (encoding && strcasecmp(encoding, "utf-8") && strcasecmp(encoding, "utf8"))
-    return silk_fail(SILK_ESETTING, "FEEDS['%s']: encoding '%s' is not supported (silk writes utf-8)",
-                     uri, encoding);
+    return silk_fail(SILK_ESETTING,
+                     "FEEDS['%s']: encoding '%s' is not supported (silk writes utf-8)", uri,
+                     encoding);
   s->json.ascii = !encoding;
   const silk_value *ind = o ? silk_dict_get(o, "indent") : NULL;
   if (ind && ind->type != SILK_T_INT && ind->type != SILK_T_NONE)
@@ -577,8 +603,10 @@ static int configure(feed_slot *s, silk_spider *spider, const char *uri,
   int64_t indent = ind ? (ind->type == SILK_T_INT ? ind->as.i : 0)
                        : silk_settings_get_int(st, "FEED_EXPORT_INDENT");
   s->json.indent = indent < 0 ? 0 : indent > 16 ? 16 : (int)indent;
+  if (s->fmt == FMT_JSONLINES) s->json.indent = 0; /* one item per line, whatever the indent */
   const silk_value *fields = o ? silk_dict_get(o, "fields") : NULL;
-  if (fields) rc = set_fields(s, fields, "FEEDS fields");
+  if (fields)
+    rc = set_fields(s, fields, "FEEDS fields");
   else {
     const silk_value *g = silk_settings_get(st, "FEED_EXPORT_FIELDS");
     if (g) rc = set_fields(s, g, "FEED_EXPORT_FIELDS");
@@ -612,12 +640,14 @@ static int fe_open(silk_component *self, silk_spider *spider) {
     rc = configure(&fe->slots[fe->nslots], spider, uri, opts, tparam);
     fe->nslots++;
   }
-  if (!rc && !(fe->on_item = silk_signal_connect(spider->engine, SILK_SIG_ITEM_SCRAPED, on_item, fe)))
+  if (!rc &&
+      !(fe->on_item = silk_signal_connect(spider->engine, SILK_SIG_ITEM_SCRAPED, on_item, fe)))
     rc = SILK_ENOMEM;
   if (rc) {
     /* the chain does not call close for a component that failed to open: clean up here,
      * leaving every target as it was */
-    for (size_t i = 0; i < fe->nslots; i++) discard(&fe->slots[i]);
+    for (size_t i = 0; i < fe->nslots; i++)
+      discard(&fe->slots[i]);
     return rc;
   }
   return 0;
@@ -664,7 +694,9 @@ static void fe_close(silk_component *self, silk_spider *spider, const char *reas
   for (size_t i = 0; i < fe->nslots; i++) {
     feed_slot *s = &fe->slots[i];
     if (!s->f) continue;
-    if (!s->items && !s->store_empty) { /* FEED_STORE_EMPTY=False: leave no file */
+    /* FEED_STORE_EMPTY=False leaves no file; and a spider that failed to open never ran,
+     * so it must not replace the previous output with an empty feed */
+    if (!s->items && (!s->store_empty || !strcmp(reason, "error"))) {
       discard(s);
       continue;
     }

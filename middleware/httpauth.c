@@ -21,14 +21,16 @@ static void auth_destroy(silk_ref *self) {
   httpauth *a = (httpauth *)self;
   if (a->auth) memset(a->auth, 0, strlen(a->auth));
   silk_free(a->auth);
-  for (size_t i = 0; i < a->ndomains; i++) silk_free(a->domains[i]);
+  for (size_t i = 0; i < a->ndomains; i++)
+    silk_free(a->domains[i]);
   silk_free(a->domains);
 }
 
 static size_t auth_owned(silk_ref *self) {
   httpauth *a = (httpauth *)self;
   size_t n = silk_alloc_size(a->auth) + silk_alloc_size(a->domains);
-  for (size_t i = 0; i < a->ndomains; i++) n += silk_alloc_size(a->domains[i]);
+  for (size_t i = 0; i < a->ndomains; i++)
+    n += silk_alloc_size(a->domains[i]);
   return n;
 }
 
@@ -86,7 +88,9 @@ static silk_verdict auth_request(silk_component *self, silk_request *req, silk_s
 }
 
 silk_component_def silk_httpauth_mw_def = {
-    .cls = {.name = "HttpAuthMiddleware", .size = sizeof(httpauth), .destroy = auth_destroy,
+    .cls = {.name = "HttpAuthMiddleware",
+            .size = sizeof(httpauth),
+            .destroy = auth_destroy,
             .owned_bytes = auth_owned},
     .kind = SILK_DOWNLOADER_MW,
     .order = 300,

@@ -37,16 +37,20 @@ static int he_open(silk_component *self, silk_spider *spider) {
   const silk_list *codes = silk_settings_get_list(spider->settings, "HTTPERROR_ALLOWED_CODES");
   size_t n = 0;
   if (own)
-    while (own[n]) n++;
-  else n = silk_list_len(codes);
+    while (own[n])
+      n++;
+  else
+    n = silk_list_len(codes);
   h->allowed = silk_calloc(n + 1, sizeof *h->allowed);
   if (!h->allowed) return SILK_ENOMEM;
   for (size_t i = 0; i < n; i++) {
     long st = own ? own[i] : status_of(silk_list_get(codes, (long)i));
     if (st < 100 || st > 999) {
       silk_buf b = SILK_BUF_INIT;
-      if (own) silk_buf_printf(&b, "%d", own[i]);
-      else silk_value_repr(silk_list_get(codes, (long)i), &b);
+      if (own)
+        silk_buf_printf(&b, "%d", own[i]);
+      else
+        silk_value_repr(silk_list_get(codes, (long)i), &b);
       silk_fail(SILK_ESETTING, "%s: %s is not an HTTP status",
                 own ? "handle_httpstatus_list" : "HTTPERROR_ALLOWED_CODES", b.ptr);
       silk_buf_release(&b);
@@ -83,7 +87,8 @@ static silk_verdict he_input(silk_component *self, silk_response *resp, silk_spi
   silk_stats_inc(spider->stats, "httperror/response_ignored_count", 1);
   snprintf(key, sizeof key, "httperror/response_ignored_status_count/%d", resp->status);
   silk_stats_inc(spider->stats, key, 1);
-  SILK_INFO("httperror", "Ignoring response <%d %s>: HTTP status code is not handled or not allowed",
+  SILK_INFO("httperror",
+            "Ignoring response <%d %s>: HTTP status code is not handled or not allowed",
             resp->status, resp->url);
   snprintf(res->reason, sizeof res->reason, "HTTP status code %d is not handled or not allowed",
            resp->status);

@@ -51,14 +51,16 @@ static void hp_destroy(silk_ref *self) {
   httpproxy *h = (httpproxy *)self;
   proxy_release(&h->http);
   proxy_release(&h->https);
-  for (size_t i = 0; i < h->nno; i++) silk_free(h->no_proxy[i]);
+  for (size_t i = 0; i < h->nno; i++)
+    silk_free(h->no_proxy[i]);
   silk_free(h->no_proxy);
 }
 
 static size_t hp_owned(silk_ref *self) {
   httpproxy *h = (httpproxy *)self;
   size_t n = proxy_bytes(&h->http) + proxy_bytes(&h->https) + silk_alloc_size(h->no_proxy);
-  for (size_t i = 0; i < h->nno; i++) n += silk_alloc_size(h->no_proxy[i]);
+  for (size_t i = 0; i < h->nno; i++)
+    n += silk_alloc_size(h->no_proxy[i]);
   return n;
 }
 
@@ -139,13 +141,16 @@ static const char *env2(const char *lower, const char *upper) {
 
 static int read_no_proxy(httpproxy *h, const char *list) {
   for (const char *p = list; *p;) {
-    while (*p == ',' || isspace((unsigned char)*p)) p++;
+    while (*p == ',' || isspace((unsigned char)*p))
+      p++;
     size_t n = strcspn(p, ",");
     size_t t = n;
-    while (t && isspace((unsigned char)p[t - 1])) t--;
+    while (t && isspace((unsigned char)p[t - 1]))
+      t--;
     const char *e = p;
     if (t && *e == '.') e++, t--;
-    if (t == 1 && *e == '*') h->bypass_all = true;
+    if (t == 1 && *e == '*')
+      h->bypass_all = true;
     else if (t) {
       /* drop a :port (but not the colons of a bare IPv6 address) */
       const char *colon = memchr(e, ':', t);
@@ -154,7 +159,8 @@ static int read_no_proxy(httpproxy *h, const char *list) {
       if (!v) return SILK_ENOMEM;
       h->no_proxy = v;
       if (!(v[h->nno] = silk_strndup(e, t))) return SILK_ENOMEM;
-      for (char *c = v[h->nno]; *c; c++) *c = (char)tolower((unsigned char)*c);
+      for (char *c = v[h->nno]; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
       h->nno++;
     }
     p += n;
@@ -220,7 +226,8 @@ static silk_verdict hp_request(silk_component *self, silk_request *req, silk_spi
     set_meta_proxy(req, use ? (use->full ? use->full : use->url) : NULL);
     if (silk_headers_del(&req->headers, "Proxy-Authorization") && !creds && !h->warned) {
       h->warned = true;
-      SILK_WARN("httpproxy", "Dropped the Proxy-Authorization header of <%s %s>: an https "
+      SILK_WARN("httpproxy",
+                "Dropped the Proxy-Authorization header of <%s %s>: an https "
                 "request would send it to the server; put credentials in meta proxy instead",
                 req->method, req->url);
     }
@@ -241,15 +248,19 @@ static silk_verdict hp_request(silk_component *self, silk_request *req, silk_spi
     }
   } else if (silk_headers_get(&req->headers, "Proxy-Authorization")) {
     /* set by the user: it belongs to this proxy, or goes when there is none */
-    if (proxy_url && (meta = silk_request_meta(req))) silk_dict_set_str(meta, "_auth_proxy", proxy_url);
-    else if (!proxy_url) silk_headers_del(&req->headers, "Proxy-Authorization");
+    if (proxy_url && (meta = silk_request_meta(req)))
+      silk_dict_set_str(meta, "_auth_proxy", proxy_url);
+    else if (!proxy_url)
+      silk_headers_del(&req->headers, "Proxy-Authorization");
   }
   proxy_release(&parsed);
   return SILK_CONTINUE;
 }
 
 silk_component_def silk_httpproxy_mw_def = {
-    .cls = {.name = "HttpProxyMiddleware", .size = sizeof(httpproxy), .destroy = hp_destroy,
+    .cls = {.name = "HttpProxyMiddleware",
+            .size = sizeof(httpproxy),
+            .destroy = hp_destroy,
             .owned_bytes = hp_owned},
     .kind = SILK_DOWNLOADER_MW,
     .order = 750,

@@ -1,5 +1,5 @@
 /* MetaRefreshMiddleware (580): follow <meta http-equiv="refresh" content="N; url=...">
- * in HTML responses when N is below METAREFRESH_MAXDELAY, redirecting like
+ * in HTML responses when N is at most METAREFRESH_MAXDELAY, redirecting like
  * RedirectMiddleware (a GET, meta redirect_* updated, reason "meta refresh").
  *
  * Like Scrapy (w3lib's get_meta_refresh on response.text[0:4096]) only the first 4096
@@ -40,30 +40,37 @@ static const char *find_ci(const char *p, const char *end, const char *needle) {
 
 /* Read the attributes of the tag starting after its name at p; fills the values of the
  * named ones (missing: n == 0 and p == NULL). Returns the position after '>' (or end). */
-static const char *read_attrs(const char *p, const char *end, const char *const *names,
-                              span *vals, size_t nnames) {
-  for (size_t i = 0; i < nnames; i++) vals[i] = (span){NULL, 0};
+static const char *read_attrs(const char *p, const char *end, const char *const *names, span *vals,
+                              size_t nnames) {
+  for (size_t i = 0; i < nnames; i++)
+    vals[i] = (span){NULL, 0};
   while (p < end) {
-    while (p < end && (isspace((unsigned char)*p) || *p == '/')) p++;
+    while (p < end && (isspace((unsigned char)*p) || *p == '/'))
+      p++;
     if (p >= end) break;
     if (*p == '>') return p + 1;
     const char *name = p;
-    while (p < end && !isspace((unsigned char)*p) && *p != '=' && *p != '>' && *p != '/') p++;
+    while (p < end && !isspace((unsigned char)*p) && *p != '=' && *p != '>' && *p != '/')
+      p++;
     size_t nlen = (size_t)(p - name);
-    while (p < end && isspace((unsigned char)*p)) p++;
+    while (p < end && isspace((unsigned char)*p))
+      p++;
     span v = {p, 0};
     if (p < end && *p == '=') {
       p++;
-      while (p < end && isspace((unsigned char)*p)) p++;
+      while (p < end && isspace((unsigned char)*p))
+        p++;
       if (p < end && (*p == '"' || *p == '\'')) {
         char q = *p++;
         v.p = p;
-        while (p < end && *p != q) p++;
+        while (p < end && *p != q)
+          p++;
         v.n = (size_t)(p - v.p);
         if (p < end) p++;
       } else {
         v.p = p;
-        while (p < end && !isspace((unsigned char)*p) && *p != '>') p++;
+        while (p < end && !isspace((unsigned char)*p) && *p != '>')
+          p++;
         v.n = (size_t)(p - v.p);
       }
     }
@@ -118,21 +125,26 @@ static char *unescape(span s) {
  * there is no number; *url stays NULL when there is no URL. */
 static bool parse_content(const char *c, double *interval, char **url) {
   *url = NULL;
-  while (isspace((unsigned char)*c)) c++;
+  while (isspace((unsigned char)*c))
+    c++;
   char *end;
   if (!isdigit((unsigned char)*c) && *c != '.') return false;
   *interval = strtod(c, &end);
   if (end == c) return false;
   c = end;
-  while (isspace((unsigned char)*c)) c++;
+  while (isspace((unsigned char)*c))
+    c++;
   if (*c == ';' || *c == ',') c++;
-  while (isspace((unsigned char)*c)) c++;
+  while (isspace((unsigned char)*c))
+    c++;
   if (!strncasecmp(c, "url", 3)) {
     const char *p = c + 3;
-    while (isspace((unsigned char)*p)) p++;
+    while (isspace((unsigned char)*p))
+      p++;
     if (*p == '=') {
       c = p + 1;
-      while (isspace((unsigned char)*c)) c++;
+      while (isspace((unsigned char)*c))
+        c++;
     }
   }
   size_t n = strlen(c);
@@ -141,7 +153,8 @@ static bool parse_content(const char *c, double *interval, char **url) {
     c++;
     n = close ? (size_t)(close - c) : strlen(c);
   }
-  while (n && isspace((unsigned char)c[n - 1])) n--;
+  while (n && isspace((unsigned char)c[n - 1]))
+    n--;
   if (n) *url = silk_strndup(c, n);
   return true;
 }
@@ -149,7 +162,8 @@ static bool parse_content(const char *c, double *interval, char **url) {
 /* The first meta refresh in the first SCAN_BYTES of body: *url joined against the
  * response (or <base href>) URL, silk_malloc'd; false when there is none. */
 static bool find_refresh(const silk_response *resp, double *interval, char **url) {
-  const char *p = resp->body, *end = resp->body + (resp->body_len < SCAN_BYTES ? resp->body_len : SCAN_BYTES);
+  const char *p = resp->body,
+             *end = resp->body + (resp->body_len < SCAN_BYTES ? resp->body_len : SCAN_BYTES);
   char *base = NULL;
   bool found = false;
   *url = NULL;
@@ -163,9 +177,11 @@ static bool find_refresh(const silk_response *resp, double *interval, char **url
       continue;
     }
     size_t nlen = 0;
-    while (p + nlen < end && isalnum((unsigned char)p[nlen])) nlen++;
+    while (p + nlen < end && isalnum((unsigned char)p[nlen]))
+      nlen++;
     const char *after = p + nlen;
-    if ((nlen == 6 && !strncasecmp(p, "script", 6)) || (nlen == 8 && !strncasecmp(p, "noscript", 8))) {
+    if ((nlen == 6 && !strncasecmp(p, "script", 6)) ||
+        (nlen == 8 && !strncasecmp(p, "noscript", 8))) {
       char closing[16];
       snprintf(closing, sizeof closing, "</%.*s", (int)nlen, p);
       const char *close = find_ci(after, end, closing);
@@ -226,8 +242,9 @@ static silk_verdict mr_response(silk_component *self, silk_request *req, silk_re
   double interval = 0;
   char *url = NULL;
   if (!find_refresh(resp, &interval, &url)) return SILK_CONTINUE;
-  /* strictly below the limit, as Scrapy's `interval < self._maxdelay` */
-  if (!(interval < m->maxdelay)) {
+  /* the limit itself is still followed ("the longest delay followed"); Scrapy's code
+   * compares with `<`, one second stricter */
+  if (!(interval <= m->maxdelay)) {
     silk_free(url);
     return SILK_CONTINUE;
   }

@@ -21,7 +21,8 @@ static int os_traverse(silk_ref *self, silk_visit_fn visit, void *arg) {
 
 static void os_destroy(silk_ref *self) {
   offsite *o = (offsite *)self;
-  for (size_t i = 0; i < o->n; i++) silk_free(o->domains[i]);
+  for (size_t i = 0; i < o->n; i++)
+    silk_free(o->domains[i]);
   silk_free(o->domains);
   silk_ref_decref((silk_ref *)o->seen);
 }
@@ -39,16 +40,23 @@ static int os_open(silk_component *self, silk_spider *spider) {
     const char *d = v->as.s.ptr;
     /* Scrapy's warnings, word for word: these entries could never match a host */
     if (strstr(d, "://")) {
-      SILK_WARN("offsite", "allowed_domains accepts only domains, not URLs. Ignoring URL entry %s in allowed_domains.", d);
+      SILK_WARN("offsite",
+                "allowed_domains accepts only domains, not URLs. Ignoring URL entry %s in "
+                "allowed_domains.",
+                d);
       continue;
     }
     if (strchr(d, ':')) {
-      SILK_WARN("offsite", "allowed_domains accepts only domains without ports. Ignoring entry %s in allowed_domains.", d);
+      SILK_WARN("offsite",
+                "allowed_domains accepts only domains without ports. Ignoring entry %s in "
+                "allowed_domains.",
+                d);
       continue;
     }
     char *c = silk_strdup(d);
     if (!c) return SILK_ENOMEM;
-    for (char *p = c; *p; p++) *p = (char)tolower((unsigned char)*p);
+    for (char *p = c; *p; p++)
+      *p = (char)tolower((unsigned char)*p);
     o->domains[o->n++] = c;
   }
   return 0;
@@ -82,7 +90,9 @@ static silk_verdict os_request(silk_component *self, silk_response *resp, silk_r
 }
 
 silk_component_def silk_offsite_mw_def = {
-    .cls = {.name = "OffsiteMiddleware", .size = sizeof(offsite), .destroy = os_destroy,
+    .cls = {.name = "OffsiteMiddleware",
+            .size = sizeof(offsite),
+            .destroy = os_destroy,
             .traverse = os_traverse},
     .kind = SILK_SPIDER_MW,
     .order = 500,

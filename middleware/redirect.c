@@ -132,10 +132,10 @@ silk_verdict silk__redirect(silk_request *req, silk_request *redirected, const s
   return SILK_REPLACE;
 }
 
-char *silk__redirect_target(const char *base, const char *location, char *scheme,
-                            size_t schemesz) {
+char *silk__redirect_target(const char *base, const char *location, char *scheme, size_t schemesz) {
   scheme[0] = '\0';
-  while (*location == ' ' || *location == '\t') location++;
+  while (*location == ' ' || *location == '\t')
+    location++;
   /* RFC 3986 scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":" */
   size_t n = 0;
   if (isalpha((unsigned char)location[0]))
@@ -145,7 +145,8 @@ char *silk__redirect_target(const char *base, const char *location, char *scheme
   if (n && location[n] == ':' && !(n == 4 && !strncasecmp(location, "http", 4)) &&
       !(n == 5 && !strncasecmp(location, "https", 5))) {
     snprintf(scheme, schemesz, "%.*s", (int)n, location);
-    for (char *p = scheme; *p; p++) *p = (char)tolower((unsigned char)*p);
+    for (char *p = scheme; *p; p++)
+      *p = (char)tolower((unsigned char)*p);
     return NULL;
   }
   return silk_url_join(base, location);
@@ -187,7 +188,8 @@ static silk_verdict redirect_response(silk_component *self, silk_request *req, s
   char *url = silk__redirect_target(req->url, location, scheme, sizeof scheme);
   if (!url) {
     if (scheme[0]) {
-      SILK_WARN("redirect", "Not following redirect from <%s %s> to %.300s: unsupported scheme '%s'",
+      SILK_WARN("redirect",
+                "Not following redirect from <%s %s> to %.300s: unsupported scheme '%s'",
                 req->method, req->url, location, scheme);
       snprintf(res->reason, sizeof res->reason, "redirect to unsupported scheme '%s'", scheme);
     } else {

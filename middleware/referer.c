@@ -21,14 +21,20 @@ typedef enum policy {
   P_UNSAFE_URL
 } policy;
 
-static const char *const policy_names[] = {
-    "no-referrer",   "no-referrer-when-downgrade", "same-origin",
-    "origin",        "strict-origin",              "origin-when-cross-origin",
-    "strict-origin-when-cross-origin", "unsafe-url"};
+static const char *const policy_names[] = {"no-referrer",
+                                           "no-referrer-when-downgrade",
+                                           "same-origin",
+                                           "origin",
+                                           "strict-origin",
+                                           "origin-when-cross-origin",
+                                           "strict-origin-when-cross-origin",
+                                           "unsafe-url"};
 
 static policy policy_from(const char *s, size_t n) {
-  while (n && (*s == ' ' || *s == '\t')) s++, n--;
-  while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
+  while (n && (*s == ' ' || *s == '\t'))
+    s++, n--;
+  while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+    n--;
   if (n == 14 && !strncasecmp(s, "scrapy-default", n)) return P_NO_REFERRER_WHEN_DOWNGRADE;
   for (size_t i = 0; i < sizeof policy_names / sizeof *policy_names; i++)
     if (strlen(policy_names[i]) == n && !strncasecmp(s, policy_names[i], n)) return (policy)i;
@@ -67,11 +73,13 @@ static char *strip_url(const char *url, bool origin_only) {
   if (!split_url(url, &a, &e)) return NULL;
   const char *at = memchr(url + a, '@', e - a);
   size_t host = at ? (size_t)(at - url) + 1 : a;
-  while (at && (at = memchr(url + host, '@', e - host))) host = (size_t)(at - url) + 1;
+  while (at && (at = memchr(url + host, '@', e - host)))
+    host = (size_t)(at - url) + 1;
   silk_buf b = SILK_BUF_INIT;
   int rc = silk_buf_add(&b, url, a);
   if (!rc) rc = silk_buf_add(&b, url + host, e - host);
-  if (!rc && origin_only) rc = silk_buf_putc(&b, '/');
+  if (!rc && origin_only)
+    rc = silk_buf_putc(&b, '/');
   else if (!rc) {
     size_t rest = strcspn(url + e, "#");
     rc = rest ? silk_buf_add(&b, url + e, rest) : silk_buf_putc(&b, '/');

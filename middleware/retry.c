@@ -44,8 +44,7 @@ static int retry_open(silk_component *self, silk_spider *spider) {
 /* Scrapy's get_retry_request: a new request in *out (SILK_REPLACE) or give up. The
  * stats key uses stat_reason, the log lines the longer log_reason. */
 static silk_verdict do_retry(retry *r, silk_request *req, silk_spider *spider,
-                             const char *stat_reason, const char *log_reason,
-                             silk_mw_result *res) {
+                             const char *stat_reason, const char *log_reason, silk_mw_result *res) {
   int64_t retries = (req->meta ? silk_dict_get_int(req->meta, "retry_times", 0) : 0) + 1;
   int64_t max = req->meta ? silk_dict_get_int(req->meta, "max_retry_times", r->max_retry_times)
                           : r->max_retry_times;
@@ -105,7 +104,9 @@ static silk_verdict retry_exception(silk_component *self, silk_request *req, int
 }
 
 silk_component_def silk_retry_mw_def = {
-    .cls = {.name = "RetryMiddleware", .size = sizeof(retry), .destroy = retry_destroy,
+    .cls = {.name = "RetryMiddleware",
+            .size = sizeof(retry),
+            .destroy = retry_destroy,
             .traverse = retry_traverse},
     .kind = SILK_DOWNLOADER_MW,
     .order = 550,

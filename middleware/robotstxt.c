@@ -58,7 +58,8 @@ typedef struct fetch_ctx {
 /* ---- hosts --------------------------------------------------------------------------- */
 
 static void host_free_rules(robots_host *h) {
-  for (size_t i = 0; i < h->nrules; i++) silk_free(h->rules[i].pattern);
+  for (size_t i = 0; i < h->nrules; i++)
+    silk_free(h->rules[i].pattern);
   silk_free(h->rules);
   h->rules = NULL;
   h->nrules = 0;
@@ -69,7 +70,8 @@ static void robots_destroy(silk_ref *self) {
   robots_host *h, *tmp;
   HASH_ITER(hh, m->hosts, h, tmp) {
     HASH_DEL(m->hosts, h);
-    for (size_t i = 0; i < h->nwait; i++) silk_ref_decref(&h->waiting[i]->base);
+    for (size_t i = 0; i < h->nwait; i++)
+      silk_ref_decref(&h->waiting[i]->base);
     silk_free(h->waiting);
     host_free_rules(h);
     silk_free(h->key);
@@ -98,7 +100,8 @@ static size_t robots_owned(silk_ref *self) {
   HASH_ITER(hh, m->hosts, h, tmp) {
     n += silk_alloc_size(h) + silk_alloc_size(h->key) + silk_alloc_size(h->waiting) +
          silk_alloc_size(h->rules);
-    for (size_t i = 0; i < h->nrules; i++) n += silk_alloc_size(h->rules[i].pattern);
+    for (size_t i = 0; i < h->nrules; i++)
+      n += silk_alloc_size(h->rules[i].pattern);
   }
   if (m->hosts) n += HASH_OVERHEAD(hh, m->hosts);
   return n;
@@ -127,9 +130,7 @@ static int park(robots_host *h, silk_request *req) {
 
 /* ---- parsing -------------------------------------------------------------------------- */
 
-static bool unreserved(int c) {
-  return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
+static bool unreserved(int c) { return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~'; }
 
 /* Percent-encoding normalised: %XX of unreserved characters decoded, other escapes upper
  * case, bytes that must be escaped (non-ASCII, space, controls) escaped. */
@@ -140,11 +141,15 @@ static char *normalise(const char *s, size_t n) {
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
-      int hi = isdigit((unsigned char)s[i + 1]) ? s[i + 1] - '0' : (tolower((unsigned char)s[i + 1]) - 'a' + 10);
-      int lo = isdigit((unsigned char)s[i + 2]) ? s[i + 2] - '0' : (tolower((unsigned char)s[i + 2]) - 'a' + 10);
+    if (c == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+        isxdigit((unsigned char)s[i + 2])) {
+      int hi = isdigit((unsigned char)s[i + 1]) ? s[i + 1] - '0'
+                                                : (tolower((unsigned char)s[i + 1]) - 'a' + 10);
+      int lo = isdigit((unsigned char)s[i + 2]) ? s[i + 2] - '0'
+                                                : (tolower((unsigned char)s[i + 2]) - 'a' + 10);
       int v = hi * 16 + lo;
-      if (unreserved(v)) out[k++] = (char)v;
+      if (unreserved(v))
+        out[k++] = (char)v;
       else {
         out[k++] = '%';
         out[k++] = hex[hi];
@@ -173,7 +178,8 @@ static void rule_add(rule_list *l, bool allow, const char *pattern, size_t n) {
   if (l->oom) return;
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 8;
-    rule *v = l->v ? silk_realloc(l->v, cap * sizeof *v) : silk_malloc_tag(cap * sizeof *v, SILK_TAG_ARRAY);
+    rule *v = l->v ? silk_realloc(l->v, cap * sizeof *v)
+                   : silk_malloc_tag(cap * sizeof *v, SILK_TAG_ARRAY);
     if (!v) {
       l->oom = true;
       return;
@@ -190,7 +196,8 @@ static void rule_add(rule_list *l, bool allow, const char *pattern, size_t n) {
 }
 
 static void rule_list_release(rule_list *l) {
-  for (size_t i = 0; i < l->n; i++) silk_free(l->v[i].pattern);
+  for (size_t i = 0; i < l->n; i++)
+    silk_free(l->v[i].pattern);
   silk_free(l->v);
   *l = (rule_list){0};
 }
@@ -205,28 +212,38 @@ static void parse_robots(robots_host *h, const char *agent, const char *body, si
   if (len >= 3 && !memcmp(p, "\xef\xbb\xbf", 3)) p += 3;
   while (p < end) {
     const char *eol = p;
-    while (eol < end && *eol != '\n' && *eol != '\r') eol++;
+    while (eol < end && *eol != '\n' && *eol != '\r')
+      eol++;
     const char *line = p, *stop = memchr(line, '#', (size_t)(eol - line));
     p = eol < end ? eol + 1 : end;
     if (!stop) stop = eol;
     const char *colon = memchr(line, ':', (size_t)(stop - line));
     if (!colon) continue;
     const char *k = line, *ke = colon, *v = colon + 1, *ve = stop;
-    while (k < ke && isspace((unsigned char)*k)) k++;
-    while (ke > k && isspace((unsigned char)ke[-1])) ke--;
-    while (v < ve && isspace((unsigned char)*v)) v++;
-    while (ve > v && isspace((unsigned char)ve[-1])) ve--;
+    while (k < ke && isspace((unsigned char)*k))
+      k++;
+    while (ke > k && isspace((unsigned char)ke[-1]))
+      ke--;
+    while (v < ve && isspace((unsigned char)*v))
+      v++;
+    while (ve > v && isspace((unsigned char)ve[-1]))
+      ve--;
     size_t kn = (size_t)(ke - k), vn = (size_t)(ve - v);
-    if ((kn == 10 && !strncasecmp(k, "user-agent", 10)) || (kn == 9 && !strncasecmp(k, "useragent", 9))) {
+    if ((kn == 10 && !strncasecmp(k, "user-agent", 10)) ||
+        (kn == 9 && !strncasecmp(k, "useragent", 9))) {
       if (in_rules) { /* a User-agent after rules starts a new group */
         in_rules = false;
         grp_mine = grp_star = false;
       }
       size_t tn = 0; /* the product token: "Googlebot/2.1" names Googlebot */
-      while (tn < vn && v[tn] != '/' && !isspace((unsigned char)v[tn])) tn++;
-      if (tn == 1 && v[0] == '*') grp_star = true;
-      else if (tn && tn == strlen(agent) && !strncasecmp(v, agent, tn)) grp_mine = have_mine = true;
-    } else if ((kn == 5 && !strncasecmp(k, "allow", 5)) || (kn == 8 && !strncasecmp(k, "disallow", 8))) {
+      while (tn < vn && v[tn] != '/' && !isspace((unsigned char)v[tn]))
+        tn++;
+      if (tn == 1 && v[0] == '*')
+        grp_star = true;
+      else if (tn && tn == strlen(agent) && !strncasecmp(v, agent, tn))
+        grp_mine = have_mine = true;
+    } else if ((kn == 5 && !strncasecmp(k, "allow", 5)) ||
+               (kn == 8 && !strncasecmp(k, "disallow", 8))) {
       in_rules = true;
       if (!vn) continue; /* "Disallow:" with nothing allows everything: no rule */
       bool allow = kn == 5;
@@ -309,6 +326,19 @@ static bool allowed(const robots_host *h, const char *url) {
   return allow;
 }
 
+bool silk__robots_allowed(const char *robots_txt, size_t len, const char *agent, const char *url) {
+  robots_host h = {0};
+  char *lower = silk_strdup(agent);
+  if (!lower) return true;
+  for (char *c = lower; *c; c++)
+    *c = (char)tolower((unsigned char)*c);
+  parse_robots(&h, lower, robots_txt, len);
+  bool ok = allowed(&h, url);
+  host_free_rules(&h);
+  silk_free(lower);
+  return ok;
+}
+
 /* DROP verdict for a forbidden request, with the log line and stat. */
 static silk_verdict forbid(silk_request *req, silk_spider *spider, silk_mw_result *res) {
   SILK_DEBUG("robotstxt", "Forbidden by robots.txt: <%s %s>", req->method, req->url);
@@ -381,7 +411,8 @@ static void on_robots(silk_response *resp, int err, const char *message, void *d
     silk_stats_inc(spider->stats, "robotstxt/response_count", 1);
     snprintf(key, sizeof key, "robotstxt/response_status_count/%d", resp->status);
     silk_stats_inc(spider->stats, key, 1);
-    if (h && resp->status >= 200 && resp->status < 300) parse_robots(h, m->agent, resp->body, resp->body_len);
+    if (h && resp->status >= 200 && resp->status < 300)
+      parse_robots(h, m->agent, resp->body, resp->body_len);
   } else if (err != SILK_ECLOSED) {
     char key[128];
     size_t n = strcspn(message, ":");
@@ -408,10 +439,12 @@ static int robots_open(silk_component *self, silk_spider *spider) {
   const char *robots_ua = silk_settings_get_str(st, "ROBOTSTXT_USER_AGENT");
   const char *who = robots_ua && *robots_ua ? robots_ua : ua && *ua ? ua : "silk";
   size_t n = 0;
-  while (who[n] && who[n] != '/' && !isspace((unsigned char)who[n])) n++;
+  while (who[n] && who[n] != '/' && !isspace((unsigned char)who[n]))
+    n++;
   m->agent = silk_strndup(who, n ? n : 1);
   if (!m->agent) return SILK_ENOMEM;
-  for (char *c = m->agent; *c; c++) *c = (char)tolower((unsigned char)*c);
+  for (char *c = m->agent; *c; c++)
+    *c = (char)tolower((unsigned char)*c);
   if (ua && *ua && !(m->user_agent = silk_strdup(ua))) return SILK_ENOMEM;
   return 0;
 }
@@ -421,7 +454,8 @@ static void robots_close(silk_component *self, silk_spider *spider, const char *
   /* requests still parked (a forced close) are let go; the engine forgets them */
   robots_host *h, *tmp;
   HASH_ITER(hh, m->hosts, h, tmp) {
-    for (size_t i = 0; i < h->nwait; i++) silk_ref_decref(&h->waiting[i]->base);
+    for (size_t i = 0; i < h->nwait; i++)
+      silk_ref_decref(&h->waiting[i]->base);
     silk_free(h->waiting);
     h->waiting = NULL;
     h->nwait = h->capwait = 0;
@@ -487,8 +521,11 @@ static silk_verdict robots_request(silk_component *self, silk_request *req, silk
 }
 
 silk_component_def silk_robotstxt_mw_def = {
-    .cls = {.name = "RobotsTxtMiddleware", .size = sizeof(robots), .destroy = robots_destroy,
-            .traverse = robots_traverse, .owned_bytes = robots_owned},
+    .cls = {.name = "RobotsTxtMiddleware",
+            .size = sizeof(robots),
+            .destroy = robots_destroy,
+            .traverse = robots_traverse,
+            .owned_bytes = robots_owned},
     .kind = SILK_DOWNLOADER_MW,
     .order = 100,
     .open = robots_open,

@@ -14,9 +14,9 @@ extern silk_component_def silk_feedexporter_def;
 void silk__register_spider_components(void);
 
 void silk__register_spider_components(void) {
-  silk_component_def *defs[] = {&silk_httperror_mw_def, &silk_offsite_mw_def,
-                                &silk_referer_mw_def,   &silk_urllength_mw_def,
-                                &silk_depth_mw_def,     &silk_closespider_def,
+  silk_component_def *defs[] = {&silk_httperror_mw_def, &silk_offsite_mw_def, &silk_referer_mw_def,
+                                &silk_urllength_mw_def, &silk_depth_mw_def,   &silk_closespider_def,
                                 &silk_feedexporter_def};
-  for (size_t i = 0; i < sizeof defs / sizeof *defs; i++) silk_component_register(defs[i]);
+  for (size_t i = 0; i < sizeof defs / sizeof *defs; i++)
+    silk_component_register(defs[i]);
 }

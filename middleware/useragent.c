@@ -30,7 +30,9 @@ static silk_verdict ua_request(silk_component *self, silk_request *req, silk_spi
 }
 
 silk_component_def silk_useragent_mw_def = {
-    .cls = {.name = "UserAgentMiddleware", .size = sizeof(useragent), .destroy = ua_destroy,
+    .cls = {.name = "UserAgentMiddleware",
+            .size = sizeof(useragent),
+            .destroy = ua_destroy,
             .owned_bytes = ua_owned},
     .kind = SILK_DOWNLOADER_MW,
     .order = 500,

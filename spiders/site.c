@@ -661,9 +661,10 @@ static void respond(conn *c, const req *r, resp *rs) {
     return;
   }
   if (!s->opt.quiet) {
+    /* Body bytes sent, as nginx logs them: 0 for HEAD. */
     if (r)
       fprintf(stderr, "%s \"%s %s HTTP/1.%d\" %d %llu\n", c->peer, r->method, r->target,
-              r->minor, rs->status, (unsigned long long)len);
+              r->minor, rs->status, r->head ? 0ULL : (unsigned long long)len);
     else
       fprintf(stderr, "%s \"-\" %d %llu\n", c->peer, rs->status, (unsigned long long)len);
   }
@@ -692,8 +693,7 @@ static void fail_request(conn *c, const req *r, int status) {
   resp rs = {.status = status, .ctype = text_type, .body = &c->body};
   silk_buf_init(&rs.hdrs);
   silk_buf_reset(&c->body);
-  c->keep_alive = false;
-  c->eof = true; /* whatever follows is not a request */
+  c->keep_alive = false; /* whatever follows is not a request: linger, then close */
   if (silk_buf_printf(&c->body, "%d %s\n", status, reason(status))) conn_close(c);
   else respond(c, r, &rs);
   silk_buf_reset(&c->in);
@@ -1153,6 +1153,7 @@ static void on_listener_closed(uv_handle_t *h) {
 }
 
 void silk_site_close(silk_site *s, void (*cb)(void *data), void *data) {
+  if (s->closing) return; /* already on its way; the first callback stands */
   s->closing = true;
   s->close_cb = cb;
   s->close_data = data;

@@ -39,12 +39,12 @@
  *   DIR/category/C/P.html           /category.php?cat=C&page=P (P from 1)
  *   DIR/product/N.html              /product.php?pid=N
  *   DIR/robots.txt, DIR/private/index.html
- *   DIR/nginx.conf                  a server block mapping the .php URLs with try_files:
+ *   DIR/nginx.conf                  include inside http { }: maps the .php URLs by their
+ *                                   query arguments (order irrelevant, as on the live site)
+ *     map $arg_page $silk_page { "" 1; "~^[0-9]+$" $arg_page; default invalid; }
  *     location = /product.php  { try_files /product/$arg_pid.html =404; }
- *     location = /category.php { try_files /category/$arg_cat/$arg_page.html
- *                                          /category/$arg_cat/1.html =404; }
- *   (an absent page= gives "/category/C/.html", which falls through to page 1; nginx's
- *   $arg_* lookups make parameter order irrelevant, as on the live site.) */
+ *     location = /category.php { try_files /category/$arg_cat/$silk_page.html =404; }
+ *   (plus guards that return 404 for non-numeric pid and cat). */
 #ifndef SILK_SITE_H
 #define SILK_SITE_H
 
@@ -67,7 +67,9 @@ typedef struct silk_site_options {
 
 /* Start serving on an existing loop (opt may be NULL for defaults); *out is the new site.
  * Fails with SILK_EDENIED for a non-loopback host, SILK_EINVAL for bad options, or
- * SILK_EIO when the address cannot be bound (detail in silk_lasterror()). */
+ * SILK_EIO when the address cannot be bound (detail in silk_lasterror()). On error *out is
+ * untouched; a failure after binding leaves a handle closing, so run the loop once before
+ * uv_loop_close. */
 int silk_site_start(uv_loop_t *loop, const silk_site_options *opt, silk_site **out);
 /* The bound TCP port (useful with port 0). */
 int silk_site_port(const silk_site *s);

@@ -424,9 +424,15 @@ static int export_nginx_conf(const silk_site_options *o, const char *dir, silk_b
   silk_buf_reset(b);
   int rc = silk_buf_printf(
       b,
-      "# nginx server block for the silk demo site (%ld products); include it inside\n"
-      "# http { } next to mime.types. The .php URLs map to files by their query\n"
-      "# arguments, so parameter order does not matter, exactly as on `silk site`.\n"
+      "# nginx config for the silk demo site (%ld products); include it inside http { }\n"
+      "# next to mime.types. The .php URLs map to files by their query arguments, so\n"
+      "# parameter order does not matter, exactly as on `silk site`. (A map, not an if:\n"
+      "# try_files does not apply inside if blocks.)\n"
+      "map $arg_page $silk_page {\n"
+      "    \"\" 1;\n"
+      "    \"~^[0-9]+$\" $arg_page;\n"
+      "    default invalid;\n"
+      "}\n"
       "server {\n"
       "    listen 127.0.0.1:8080;\n"
       "    server_name _;\n"
@@ -440,8 +446,7 @@ static int export_nginx_conf(const silk_site_options *o, const char *dir, silk_b
       "    }\n"
       "    location = /category.php {\n"
       "        if ($arg_cat !~ \"^[0-9]+$\") { return 404; }\n"
-      "        if ($arg_page !~ \"^[0-9]*$\") { return 404; }\n"
-      "        try_files /category/$arg_cat/$arg_page.html /category/$arg_cat/1.html =404;\n"
+      "        try_files /category/$arg_cat/$silk_page.html =404;\n"
       "    }\n"
       "    location /private/ { try_files /private/index.html =404; }\n"
       "}\n",

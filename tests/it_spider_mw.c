@@ -11,17 +11,19 @@
 
 static silk_site *site;
 static int port;
-static char base[64];         /* http://127.0.0.1:PORT */
-static char connect_to[256];  /* CONNECT_TO=[...] mapping test host names to the site */
+static char base[64];        /* http://127.0.0.1:PORT */
+static char connect_to[256]; /* CONNECT_TO=[...] mapping test host names to the site */
 
 static int setup(void **state) {
   silk_site_options o = {.pages = 20, .quiet = true};
   site = site_thread_start(&o, &port);
   if (!site) return -1;
   snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
-  snprintf(connect_to, sizeof connect_to,
-           "CONNECT_TO=[\"www.silk-test.local:80:127.0.0.1:%d\", \"silk-test.local:80:127.0.0.1:%d\", "
-           "\"example.com:80:127.0.0.1:%d\"]", port, port, port);
+  snprintf(
+      connect_to, sizeof connect_to,
+      "CONNECT_TO=[\"www.silk-test.local:80:127.0.0.1:%d\", \"silk-test.local:80:127.0.0.1:%d\", "
+      "\"example.com:80:127.0.0.1:%d\"]",
+      port, port, port);
   return 0;
 }
 
@@ -35,9 +37,14 @@ static int teardown(void **state) {
 static silk_engine *new_engine(silk_spider_def *def, const char *const *extra, silk_spider **s) {
   const char *kv[16] = {"TELNETCONSOLE_ENABLED=0", "LOGSTATS_INTERVAL=0", NULL};
   size_t n = 2;
-  for (; extra && *extra && n < 15; extra++) kv[n++] = *extra;
+  for (; extra && *extra && n < 15; extra++)
+    kv[n++] = *extra;
   kv[n] = NULL;
-  silk_engine *e = silk_engine_new(NULL);
+  /* engine-wide extensions read the engine's settings: no console for these tests */
+  silk_settings *st = silk_settings_new();
+  assert_int_equal(silk_settings_set(st, "TELNETCONSOLE_ENABLED", "0", SILK_PRIO_CMDLINE), 0);
+  silk_engine *e = silk_engine_new(st);
+  silk_ref_decref((silk_ref *)st);
   assert_non_null(e);
   assert_int_equal(silk_engine_add_spider(e, def, NULL, kv, s), 0);
   return e;
@@ -73,7 +80,8 @@ static silk_request *req(const char *path, silk_callback cb) {
 /* ---- HttpErrorMiddleware --------------------------------------------------------- */
 
 static int seen_status[600];
-static int meta_mode; /* 0: nothing, 1: meta handle_httpstatus_list [410], 2: handle_httpstatus_all */
+static int
+    meta_mode; /* 0: nothing, 1: meta handle_httpstatus_list [410], 2: handle_httpstatus_all */
 
 static int he_parse(silk_spider *spider, silk_response *resp, silk_output *out) {
   if (resp->status > 0 && resp->status < 600) seen_status[resp->status]++;
@@ -135,9 +143,10 @@ static void test_httperror_ignores_non_2xx(void **state) {
   assert_int_equal(st_int(s, "httperror/response_ignored_count"), 2);
   assert_int_equal(st_int(s, "httperror/response_ignored_status_count/404"), 1);
   char line[160];
-  snprintf(line, sizeof line,
-           "Ignoring response <404 %s/test/status/404>: HTTP status code is not handled or not allowed",
-           base);
+  snprintf(
+      line, sizeof line,
+      "Ignoring response <404 %s/test/status/404>: HTTP status code is not handled or not allowed",
+      base);
   assert_int_equal(test_log_count(SILK_LOG_INFO, line), 1);
   done(e);
 }
@@ -159,16 +168,17 @@ static int off_responses;
 
 static int off_parse(silk_spider *spider, silk_response *resp, silk_output *out) {
   off_responses++;
-  if (!strstr(resp->url, "?start")) return 0;
+  if (!strstr(resp->url, "?start") || strstr(resp->url, "offsite")) return 0;
   const char *urls[] = {"http://www.silk-test.local/test/status/200?sub", /* subdomain: kept */
                         "http://silk-test.local/test/status/200?exact",   /* the domain: kept */
                         "http://example.com/x",
                         "http://example.com/y",
-                        "http://evil-silk-test.local/",                   /* not a subdomain */
+                        "http://evil-silk-test.local/", /* not a subdomain */
                         "http://other.org/"};
   for (size_t i = 0; i < sizeof urls / sizeof *urls; i++)
     silk_output_request(out, silk_request_new(urls[i], (silk_callback){0}));
-  silk_request *df = silk_request_new("http://example.com/test/status/200?dont_filter", (silk_callback){0});
+  silk_request *df =
+      silk_request_new("http://example.com/test/status/200?dont_filter", (silk_callback){0});
   df->dont_filter = true;
   silk_output_request(out, df);
   return 0;
@@ -199,11 +209,13 @@ static void test_offsite_filtered(void **state) {
   assert_int_equal(off_responses, 5);
   assert_int_equal(st_int(s, "offsite/filtered"), 4);
   assert_int_equal(st_int(s, "offsite/domains"), 3);
-  assert_int_equal(test_log_count(SILK_LOG_DEBUG,
-                                  "Filtered offsite request to 'example.com': <GET http://example.com/x>"),
-                   1);
+  assert_int_equal(
+      test_log_count(SILK_LOG_DEBUG,
+                     "Filtered offsite request to 'example.com': <GET http://example.com/x>"),
+      1);
   assert_int_equal(test_log_count(SILK_LOG_DEBUG, "Filtered offsite request to 'example.com'"), 1);
-  assert_int_equal(test_log_count(SILK_LOG_WARNING, "Ignoring URL entry http://www.url-entry.com/"), 1);
+  assert_int_equal(test_log_count(SILK_LOG_WARNING, "Ignoring URL entry http://www.url-entry.com/"),
+                   1);
   assert_int_equal(test_log_count(SILK_LOG_WARNING, "Ignoring entry ported.com:8080"), 1);
   assert_int_equal(silk_site_hits(site, "/x"), 0);
   done(e);
@@ -232,7 +244,8 @@ static int rf_start(silk_spider *spider, silk_output *out) {
   return 0;
 }
 
-static silk_spider_def rf_spider = {.name = "test_referer", .parse = rf_parse, .start_requests = rf_start};
+static silk_spider_def rf_spider = {
+    .name = "test_referer", .parse = rf_parse, .start_requests = rf_start};
 
 static char *headers_of(const char *target) {
   silk_buf b = SILK_BUF_INIT;
@@ -284,11 +297,12 @@ static void test_referer_policies(void **state) {
   silk_component *mw = (silk_component *)silk_ref_new(&def->cls);
   mw->def = def;
   assert_int_equal(def->open(mw, s), 0);
-  silk_request *from = silk_request_new("https://user:pw@secure.example/a/b?q=1", (silk_callback){0});
+  silk_request *from =
+      silk_request_new("https://user:pw@secure.example/a/b?q=1", (silk_callback){0});
   char *body = silk_malloc(1);
   body[0] = 0;
   silk_headers h = {0};
-  silk_response *resp = silk_response_new(from->url, 200, &h, body, 0, SILK_INCREF(from));
+  silk_response *resp = silk_response_new(from->url, 200, &h, body, 0, from);
   struct {
     const char *to, *policy_header, *want;
   } cases[] = {
@@ -304,7 +318,8 @@ static void test_referer_policies(void **state) {
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     silk_headers_del(&resp->headers, "Referrer-Policy");
-    if (cases[i].policy_header) silk_headers_set(&resp->headers, "Referrer-Policy", cases[i].policy_header);
+    if (cases[i].policy_header)
+      silk_headers_set(&resp->headers, "Referrer-Policy", cases[i].policy_header);
     silk_request *r = silk_request_new(cases[i].to, (silk_callback){0});
     silk_mw_result res = {0};
     assert_int_equal(def->process_spider_request(mw, resp, r, s, &res), SILK_CONTINUE);
@@ -347,7 +362,8 @@ static int on_scheduled(const silk_signal_args *a, void *data) {
   return 0;
 }
 
-static silk_spider_def dp_spider = {.name = "test_depth", .parse = dp_parse, .start_requests = dp_start};
+static silk_spider_def dp_spider = {
+    .name = "test_depth", .parse = dp_parse, .start_requests = dp_start};
 
 static void test_depth_limit(void **state) {
   depth_responses = depth_mismatch = 0;
@@ -398,7 +414,8 @@ static int ul_start(silk_spider *spider, silk_output *out) {
   return 0;
 }
 
-static silk_spider_def ul_spider = {.name = "test_urllength", .parse = ul_parse, .start_requests = ul_start};
+static silk_spider_def ul_spider = {
+    .name = "test_urllength", .parse = ul_parse, .start_requests = ul_start};
 
 static void test_urllength(void **state) {
   const char *extra[] = {"URLLENGTH_LIMIT=60", NULL};
@@ -441,9 +458,11 @@ static int cs_start(silk_spider *spider, silk_output *out) {
   return 0;
 }
 
-static silk_spider_def cs_spider = {.name = "test_closespider", .parse = cs_parse, .start_requests = cs_start};
+static silk_spider_def cs_spider = {
+    .name = "test_closespider", .parse = cs_parse, .start_requests = cs_start};
 
-static void cs_run(const char *setting, const char *want_reason, silk_engine **pe, silk_spider **ps) {
+static void cs_run(const char *setting, const char *want_reason, silk_engine **pe,
+                   silk_spider **ps) {
   const char *extra[] = {setting, "CONCURRENT_REQUESTS=2", NULL};
   silk_spider *s = run(&cs_spider, extra, pe);
   assert_string_equal(reason(s), want_reason);

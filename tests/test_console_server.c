@@ -97,12 +97,12 @@ static void check_failed(fixture *f, int line, const char *what) {
 }
 
 /* cmocka's asserts longjmp, which must not happen off the main thread: clients record. */
-#define CHECK(f, cond)                                                                     \
-  do {                                                                                     \
-    if (!(cond)) {                                                                         \
-      check_failed((f), __LINE__, #cond);                                                  \
-      return;                                                                              \
-    }                                                                                      \
+#define CHECK(f, cond)                                                                             \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      check_failed((f), __LINE__, #cond);                                                          \
+      return;                                                                                      \
+    }                                                                                              \
   } while (0)
 
 static void on_server_closed(void *data) { ((fixture *)data)->closed = true; }
@@ -121,8 +121,8 @@ static void *client_thread(void *arg) {
 }
 
 static silk_console_options base_options(fixture *f) {
-  return (silk_console_options){.host = "127.0.0.1", .password = "s3cret",
-                                .make_globals = make_globals, .data = f};
+  return (silk_console_options){
+      .host = "127.0.0.1", .password = "s3cret", .make_globals = make_globals, .data = f};
 }
 
 /* Start the server, run the scenario against it, close everything and check the end. */
@@ -182,7 +182,8 @@ static void grow(void *pp, size_t *cap, size_t need) {
   void **p = pp;
   if (need <= *cap) return;
   size_t n = *cap ? *cap : 4096;
-  while (n < need) n *= 2;
+  while (n < need)
+    n *= 2;
   *p = realloc(*p, n);
   *cap = n;
 }
@@ -210,20 +211,28 @@ static void t_decode(tclient *c, const unsigned char *p, size_t n) {
     unsigned char b = p[i];
     switch (c->istate) {
     case 0:
-      if (b == 255) c->istate = 1;
-      else t_text(c, b);
+      if (b == 255)
+        c->istate = 1;
+      else
+        t_text(c, b);
       break;
     case 1:
-      if (b == 255) t_text(c, b), c->istate = 0;
-      else if (b >= 251 && b <= 254) c->icmd = b, c->istate = 2;
-      else if (b == 250) c->istate = 3;
-      else c->istate = 0;
+      if (b == 255)
+        t_text(c, b), c->istate = 0;
+      else if (b >= 251 && b <= 254)
+        c->icmd = b, c->istate = 2;
+      else if (b == 250)
+        c->istate = 3;
+      else
+        c->istate = 0;
       break;
     case 2:
       if (c->polite) {
         unsigned char reply[3] = {255, 0, b};
-        if (c->icmd == 251) reply[1] = b == 1 ? 253 : 254; /* WILL ECHO -> DO, else DONT */
-        else if (c->icmd == 253) reply[1] = 252;            /* DO x -> WONT */
+        if (c->icmd == 251)
+          reply[1] = b == 1 ? 253 : 254; /* WILL ECHO -> DO, else DONT */
+        else if (c->icmd == 253)
+          reply[1] = 252; /* DO x -> WONT */
         if (reply[1]) t_sendn(c, reply, 3);
       }
       c->istate = 0;
@@ -341,8 +350,10 @@ static void sc_login_and_eval(fixture *f) {
   CHECK(f, t_raw_has(c, "\xff\xfb\x01Password: ", 13));
   t_send(c, f->password);
   t_send(c, "\r\n");
-  CHECK(f, t_expect(c, "silk console: type help() for the available names, exit() or Ctrl-D "
-                       "to leave.\r\n>>> ", 5));
+  CHECK(f, t_expect(c,
+                    "silk console: type help() for the available names, exit() or Ctrl-D "
+                    "to leave.\r\n>>> ",
+                    5));
   CHECK(f, t_eval(c, "1+1", "2"));
   CHECK(f, t_eval(c, "40 + 2", "42"));
   t_send(c, "exit()\r\n");
@@ -442,17 +453,33 @@ static void sc_editing(fixture *f) {
   tclient *c = t_connect(f->port);
   CHECK(f, t_login(c, "silk", f->password));
   CHECK(f, t_eval(c, "1+9\b2", "3"));
-  CHECK(f, t_eval(c, "1+99\x7f\x7f" "1", "2"));
+  CHECK(f, t_eval(c,
+                  "1+99\x7f\x7f"
+                  "1",
+                  "2"));
   CHECK(f, t_eval(c, "1+1\xc3\xa9\x7f", "2")); /* one backspace takes the whole é */
-  CHECK(f, t_eval(c, "\x01" "1\x02+\x0b" "2", "3")); /* control bytes are dropped */
-  CHECK(f, t_eval(c, "1+\x1b[A\x1b[1;5D" "2", "3")); /* so are arrow-key sequences */
-  t_send(c, "1+\x03"); /* Ctrl-C */
+  CHECK(f, t_eval(c,
+                  "\x01"
+                  "1\x02+\x0b"
+                  "2",
+                  "3")); /* control bytes are dropped */
+  CHECK(f, t_eval(c,
+                  "1+\x1b[A\x1b[1;5D"
+                  "2",
+                  "3")); /* so are arrow-key sequences */
+  t_send(c, "1+\x03");   /* Ctrl-C */
   CHECK(f, t_expect(c, "KeyboardInterrupt\r\n>>> ", 5));
   CHECK(f, t_eval(c, "1+1", "2"));
   t_send(c, "7+\xff\xf4"); /* IAC IP */
   CHECK(f, t_expect(c, "KeyboardInterrupt\r\n>>> ", 5));
-  CHECK(f, t_eval(c, "1\xff\xf7" "2+2", "4")); /* IAC EC erases the 1 */
-  CHECK(f, t_eval(c, "99\xff\xf8" "3+4", "7")); /* IAC EL erases the line */
+  CHECK(f, t_eval(c,
+                  "1\xff\xf7"
+                  "2+2",
+                  "4")); /* IAC EC erases the 1 */
+  CHECK(f, t_eval(c,
+                  "99\xff\xf8"
+                  "3+4",
+                  "7")); /* IAC EL erases the line */
   t_close(c);
 }
 
@@ -676,7 +703,8 @@ static void test_not_reading(void **state) {
   o.idle_timeout = 0.5;
   run_with(&o, sc_not_reading);
   if (getenv("SHOWLOGS"))
-    for (int i = 0; i < nlogs; i++) fprintf(stderr, "log: %s\n", logs[i]);
+    for (int i = 0; i < nlogs; i++)
+      fprintf(stderr, "log: %s\n", logs[i]);
   assert_int_equal(log_count(SILK_LOG_WARNING, "does not read its output"), 1);
 }
 
@@ -716,7 +744,8 @@ static void test_generated_password(void **state) {
   int port = 0;
   char pw[64] = "";
   for (int i = 0; i < nlogs; i++)
-    if (sscanf(logs[i], "[console] Telnet console listening on 127.0.0.1:%d (user: silk, password: %63[^)])",
+    if (sscanf(logs[i],
+               "[console] Telnet console listening on 127.0.0.1:%d (user: silk, password: %63[^)])",
                &port, pw) == 2)
       break;
   assert_true(port > 0);
@@ -815,7 +844,8 @@ static int run_cli(const char *const *args, const char *password_env, char *out,
   const char *bin = getenv("SILK_BIN");
   const char *argv[16] = {bin, "console"};
   size_t n = 2;
-  for (size_t i = 0; args[i] && n < 15; i++) argv[n++] = args[i];
+  for (size_t i = 0; args[i] && n < 15; i++)
+    argv[n++] = args[i];
   argv[n] = NULL;
   char envbuf[128];
   const char *envp[2] = {NULL, NULL};
@@ -899,8 +929,8 @@ static void sc_cli(fixture *f) {
   port = ntohs(a.sin_port);
   close(fd);
   snprintf(target, sizeof target, "127.0.0.1:%d", port);
-  CHECK(f, run_cli((const char *[]){target, "-p", "x", "-c", "1", NULL}, NULL, out, sizeof out,
-                   err, sizeof err) == 1);
+  CHECK(f, run_cli((const char *[]){target, "-p", "x", "-c", "1", NULL}, NULL, out, sizeof out, err,
+                   sizeof err) == 1);
   CHECK(f, strstr(err, "cannot connect to 127.0.0.1:"));
 }
 
@@ -965,10 +995,13 @@ static void test_detached_telnet(void **state) {
   assert_true(OUT_HAS(c, "a\r\0b\r\n>>> "));
   /* subnegotiations are swallowed */
   silk__console_conn_clear_output(c);
-  silk__console_conn_input(c, "1\xff\xfa\x18\x00xterm\xff\xf0+1\r\n", 15);
+  silk__console_conn_input(c, "1\xff\xfa\x18\x00xterm\xff\xf0+1\r\n", 16);
   assert_true(OUT_HAS(c, "2\r\n>>> "));
   /* compression from the client ends the connection */
-  assert_int_equal(silk__console_conn_input(c, "\xff\xfa\x56\xff\xf0" "1+1\r\n", 10),
+  assert_int_equal(silk__console_conn_input(c,
+                                            "\xff\xfa\x56\xff\xf0"
+                                            "1+1\r\n",
+                                            10),
                    SILK_ECLOSED);
   silk__console_conn_free(c);
   assert_int_equal(silk_ref_live_total(), 0);
@@ -976,7 +1009,8 @@ static void test_detached_telnet(void **state) {
 
 static void test_detached_split_input(void **state) {
   /* every split of the input gives the same answer */
-  const char in[] = "1\xff\xfd\x18+\r\0" "2+2\r\n";
+  const char in[] = "1\xff\xfd\x18+\r\0"
+                    "2+2\r\n";
   for (size_t cut = 0; cut <= sizeof in - 1; cut++) {
     silk__console_conn *c = detached(true);
     silk__console_conn_clear_output(c);
@@ -988,7 +1022,8 @@ static void test_detached_split_input(void **state) {
   }
   /* byte at a time */
   silk__console_conn *c = detached(true);
-  for (size_t i = 0; i < sizeof in - 1; i++) silk__console_conn_input(c, in + i, 1);
+  for (size_t i = 0; i < sizeof in - 1; i++)
+    silk__console_conn_input(c, in + i, 1);
   assert_true(OUT_HAS(c, ">>> 4\r\n>>> "));
   silk__console_conn_eof(c);
   assert_true(silk__console_conn_closed(c));

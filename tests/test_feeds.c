@@ -21,7 +21,8 @@ static void check_json_string(const char *s, size_t n, bool ascii, const char *w
   assert_memory_equal(json_string_value(j), want, wlen);
   json_decref(j);
   if (ascii)
-    for (size_t i = 0; i < b.len; i++) assert_true((unsigned char)b.ptr[i] < 0x80);
+    for (size_t i = 0; i < b.len; i++)
+      assert_true((unsigned char)b.ptr[i] < 0x80);
   silk_buf_release(&b);
 }
 
@@ -51,17 +52,17 @@ static void test_json_escapes(void **state) {
 }
 
 static void test_json_invalid_utf8(void **state) {
-  CHECK("\x80", FFFD);                                /* lone continuation byte */
-  CHECK("a\xC3", "a" FFFD);                           /* truncated at the end */
-  CHECK("\xE2\x82z", FFFD "z");                       /* truncated: one U+FFFD for the prefix */
-  CHECK("\xC0\xAF", FFFD FFFD);                       /* overlong '/' */
-  CHECK("\xE0\x80\xAF", FFFD FFFD FFFD);              /* overlong, 3 bytes */
-  CHECK("\xED\xA0\x80", FFFD FFFD FFFD);              /* a UTF-16 surrogate */
-  CHECK("\xF4\x90\x80\x80", FFFD FFFD FFFD FFFD);     /* above U+10FFFF */
-  CHECK("\xF5\xFF\xFE", FFFD FFFD FFFD);              /* never valid */
-  CHECK("\xF0\x9F\x98", FFFD);                        /* truncated 4-byte */
-  CHECK("ok" FFFD "ok", "ok" FFFD "ok");              /* a real U+FFFD stays */
-  CHECK("\xE9t\xE9", FFFD "t" FFFD);                  /* latin-1 text */
+  CHECK("\x80", FFFD);                            /* lone continuation byte */
+  CHECK("a\xC3", "a" FFFD);                       /* truncated at the end */
+  CHECK("\xE2\x82z", FFFD "z");                   /* truncated: one U+FFFD for the prefix */
+  CHECK("\xC0\xAF", FFFD FFFD);                   /* overlong '/' */
+  CHECK("\xE0\x80\xAF", FFFD FFFD FFFD);          /* overlong, 3 bytes */
+  CHECK("\xED\xA0\x80", FFFD FFFD FFFD);          /* a UTF-16 surrogate */
+  CHECK("\xF4\x90\x80\x80", FFFD FFFD FFFD FFFD); /* above U+10FFFF */
+  CHECK("\xF5\xFF\xFE", FFFD FFFD FFFD);          /* never valid */
+  CHECK("\xF0\x9F\x98", FFFD);                    /* truncated 4-byte */
+  CHECK("ok" FFFD "ok", "ok" FFFD "ok");          /* a real U+FFFD stays */
+  CHECK("\xE9t\xE9", FFFD "t" FFFD);              /* latin-1 text */
 }
 
 static void test_json_ascii(void **state) {
@@ -159,14 +160,16 @@ static void test_json_values(void **state) {
   silk_buf b = SILK_BUF_INIT;
   silk_value dv = silk_value_ref((silk_ref *)d);
   assert_int_equal(silk_feed_json_value(&b, &dv), 0);
-  assert_string_equal(b.ptr, "{\"title\": \"Widget \\\"XL\\\"\", \"pid\": 7, \"price\": 9.5, \"ok\": "
-                             "true, \"none\": null, \"nan\": null, \"tags\": [\"a\", 2], \"empty\": {}}");
+  assert_string_equal(b.ptr,
+                      "{\"title\": \"Widget \\\"XL\\\"\", \"pid\": 7, \"price\": 9.5, \"ok\": "
+                      "true, \"none\": null, \"nan\": null, \"tags\": [\"a\", 2], \"empty\": {}}");
   silk_buf_reset(&b);
   silk_feed_json_opts o = {.indent = 2};
   assert_int_equal(silk_feed_json_write(&b, &dv, &o), 0);
-  assert_string_equal(b.ptr, "{\n  \"title\": \"Widget \\\"XL\\\"\",\n  \"pid\": 7,\n  \"price\": 9.5,\n"
-                             "  \"ok\": true,\n  \"none\": null,\n  \"nan\": null,\n  \"tags\": [\n"
-                             "    \"a\",\n    2\n  ],\n  \"empty\": {}\n}");
+  assert_string_equal(b.ptr,
+                      "{\n  \"title\": \"Widget \\\"XL\\\"\",\n  \"pid\": 7,\n  \"price\": 9.5,\n"
+                      "  \"ok\": true,\n  \"none\": null,\n  \"nan\": null,\n  \"tags\": [\n"
+                      "    \"a\",\n    2\n  ],\n  \"empty\": {}\n}");
   json_t *j = json_loadb(b.ptr, b.len, 0, NULL);
   assert_non_null(j);
   json_decref(j);
@@ -270,10 +273,10 @@ static void test_csv_rows(void **state) {
 int main(void) {
   test_init();
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_json_escapes),     cmocka_unit_test(test_json_invalid_utf8),
-      cmocka_unit_test(test_json_ascii),       cmocka_unit_test(test_json_random_bytes),
-      cmocka_unit_test(test_float_repr),       cmocka_unit_test(test_json_values),
-      cmocka_unit_test(test_csv_quoting),      cmocka_unit_test(test_csv_rows),
+      cmocka_unit_test(test_json_escapes), cmocka_unit_test(test_json_invalid_utf8),
+      cmocka_unit_test(test_json_ascii),   cmocka_unit_test(test_json_random_bytes),
+      cmocka_unit_test(test_float_repr),   cmocka_unit_test(test_json_values),
+      cmocka_unit_test(test_csv_quoting),  cmocka_unit_test(test_csv_rows),
   };
   return cmocka_run_group_tests(tests, NULL, test_teardown_clean);
 }

@@ -60,7 +60,7 @@ static const char *run(const char *line) { return run_n(line, strlen(line), 0); 
   do {                                                                                             \
     const char *got_ = run(line);                                                                  \
     if (strncmp(got_, prefix, strlen(prefix)))                                                     \
-      fail_msg("line %s\n  got      %s\n  expected %s...", line, got_, prefix);                   \
+      fail_msg("line %s\n  got      %s\n  expected %s...", line, got_, prefix);                    \
   } while (0)
 
 /* ---- a hand-made class with every console hook ------------------------------------------- */
@@ -165,10 +165,13 @@ static silk_class thing_class = {
     .attrs = thing_attrs,
 };
 
-/* An HtmlResponse as the transcript needs: url and meta. */
+/* An HtmlResponse as the transcript needs: url and meta, and a base class. */
+static silk_class response_class = {.name = "Response", .size = sizeof(thing)};
+
 static silk_class html_response_class = {
     .name = "HtmlResponse",
     .size = sizeof(thing),
+    .base = &response_class,
     .destroy = thing_destroy,
     .traverse = thing_traverse,
     .repr = thing_repr,
@@ -297,6 +300,8 @@ static void test_arithmetic(void **state) {
   EXPECT("3 * 'ab'", "'ababab'\n");
   EXPECT("'ab' * 0", "''\n");
   EXPECT("'ab' * -1", "''\n");
+  EXPECT("'' * 9223372036854775807", "''\n"); /* found by fuzz_lang: must not loop */
+  EXPECT("[] * 9223372036854775807", "[]\n");
   EXPECT("[1] + [2, 3]", "[1, 2, 3]\n");
   EXPECT("[0] * 3", "[0, 0, 0]\n");
   EXPECT("[1, 2] * 2", "[1, 2, 1, 2]\n");
@@ -410,7 +415,8 @@ static void test_imports(void **state) {
   EXPECT("from . import prefs", "");
 }
 
-/* ---- objects ---------------------------------------------------------------------------------- */
+/* ---- objects ----------------------------------------------------------------------------------
+ */
 
 static void test_objects(void **state) {
   (void)state;
@@ -457,6 +463,11 @@ static void test_objects(void **state) {
   EXPECT("t.meta.get('referer').split('/')", "['http:', '', 'example.com', '']\n");
   EXPECT("dir(t)", "['meta', 'method', 'num', 'url']\n");
   EXPECT("type(t)", "'Thing'\n");
+  EXPECT("isinstance(t, 'Thing')", "True\n");
+  EXPECT("getattr(t, 'url')", "'http://example.com/a'\n");
+  EXPECT("getattr(t, 'nope', None) is None", "True\n");
+  EXPECT("getattr(t, 'fail', 1)", "ValueError: the fail attribute always fails\n");
+  EXPECT("hasattr(t, 'num'), hasattr(t, 'nope')", "[True, False]\n");
   EXPECT("r = t", "");
   EXPECT("r.url", "'http://example.com/a'\n");
   EXPECT("_.upper()", "'HTTP://EXAMPLE.COM/A'\n");
@@ -542,7 +553,8 @@ static void test_comprehensions(void **state) {
   EXPECT("f(x for x in [1], 2)", "SyntaxError: Generator expression must be parenthesized\n");
 }
 
-/* ---- builtins --------------------------------------------------------------------------------- */
+/* ---- builtins ---------------------------------------------------------------------------------
+ */
 
 static void test_builtins(void **state) {
   (void)state;
@@ -583,6 +595,18 @@ static void test_builtins(void **state) {
   EXPECT("type(None)", "'NoneType'\n");
   EXPECT("type([])", "'list'\n");
   EXPECT("type(len)", "'builtin_function_or_method'\n");
+  EXPECT("getattr('a', 'upper')()", "'A'\n");
+  EXPECT("getattr(1, 'nope')", "AttributeError: 'int' object has no attribute 'nope'\n");
+  EXPECT("getattr(1, 'nope', 5)", "5\n");
+  EXPECT("getattr(1, 2)", "TypeError: attribute name must be string, not 'int'\n");
+  EXPECT("hasattr({}, 'keys')", "True\n");
+  EXPECT("hasattr(1, 'keys')", "False\n");
+  EXPECT("isinstance(1, 'int')", "True\n");
+  EXPECT("isinstance(True, 'int')", "True\n");
+  EXPECT("isinstance([], ['dict', 'list'])", "True\n");
+  EXPECT("isinstance('', 'int')", "False\n");
+  EXPECT("isinstance(1, 1)",
+         "TypeError: isinstance() arg 2 must be a class name or a list of them\n");
   EXPECT("abs(-3)", "3\n");
   EXPECT("abs(-2.5)", "2.5\n");
   EXPECT("range(5)", "[0, 1, 2, 3, 4]\n");
@@ -591,7 +615,7 @@ static void test_builtins(void **state) {
   EXPECT("range(0)", "[]\n");
   EXPECT("range(1, 2, 0)", "ValueError: range() arg 3 must not be zero\n");
   EXPECT("range(-9223372036854775808, 9223372036854775807)",
-         "MemoryError: range too large for the console (limit 1048576 items)\n");
+         "MemoryError: range too large for the console (limit 4194304 items)\n");
   EXPECT("range(9223372036854775806, 9223372036854775807)", "[9223372036854775806]\n");
   EXPECT("sorted([3, 1, 2])", "[1, 2, 3]\n");
   EXPECT("sorted(['b', 'a', 'c'], reverse=True)", "['c', 'b', 'a']\n");
@@ -643,9 +667,9 @@ static int embedder_fn(const silk_args *args, silk_value *o, void *data) {
 
 static void test_help_and_dir(void **state) {
   (void)state;
-  assert_int_equal(silk_console_add_function(globals, "est", embedder_fn, (void *)7,
-                                             "est(): the engine status"),
-                   0);
+  assert_int_equal(
+      silk_console_add_function(globals, "est", embedder_fn, (void *)7, "est(): the engine status"),
+      0);
   assert_int_equal(silk_dict_set_int(globals, "answer", 42), 0);
   assert_int_equal(silk_console_describe(globals, "answer", "the answer"), 0);
   EXPECT("est()", "7\n");
@@ -685,7 +709,8 @@ static void test_exit(void **state) {
   assert_int_equal(last_rc, 0);
 }
 
-/* ---- errors ------------------------------------------------------------------------------------- */
+/* ---- errors -------------------------------------------------------------------------------------
+ */
 
 static void test_syntax_errors(void **state) {
   (void)state;
@@ -712,7 +737,8 @@ static void test_syntax_errors(void **state) {
   EXPECT("1 = 2", "SyntaxError: cannot assign to expression here. Maybe you meant '==' instead "
                   "of '='?\n");
   EXPECT("a.b = 1", "SyntaxError: the console cannot change objects: only names can be assigned\n");
-  EXPECT("a[0] = 1", "SyntaxError: the console cannot change objects: only names can be assigned\n");
+  EXPECT("a[0] = 1",
+         "SyntaxError: the console cannot change objects: only names can be assigned\n");
   EXPECT("f(a=1, a=2)", "SyntaxError: keyword argument repeated: a\n");
   EXPECT("f(a=1, 2)", "SyntaxError: positional argument follows keyword argument\n");
   EXPECT("f(*x)", "SyntaxError: argument unpacking is not supported\n");
@@ -851,23 +877,28 @@ static void test_nesting_limits(void **state) {
   line[n] = '1';
   line[n + 1] = '\0';
   EXPECT(line, "RecursionError: maximum recursion depth exceeded\n");
-  for (size_t i = 0; i < n; i++) memcpy(line + 3 * i, "f((", 3);
+  for (size_t i = 0; i < n; i++)
+    memcpy(line + 3 * i, "f((", 3);
   line[3 * n] = '\0';
   EXPECT(line, "RecursionError: maximum recursion depth exceeded\n");
   /* long flat chains are limited by tree height */
   line[0] = '1';
-  for (size_t i = 0; i < n; i++) memcpy(line + 1 + 2 * i, "+1", 2);
+  for (size_t i = 0; i < n; i++)
+    memcpy(line + 1 + 2 * i, "+1", 2);
   line[1 + 2 * n] = '\0';
   EXPECT(line, "RecursionError: maximum recursion depth exceeded during compilation\n");
   line[0] = 'a';
-  for (size_t i = 0; i < n; i++) memcpy(line + 1 + 2 * i, ".b", 2);
+  for (size_t i = 0; i < n; i++)
+    memcpy(line + 1 + 2 * i, ".b", 2);
   EXPECT(line, "RecursionError: maximum recursion depth exceeded during compilation\n");
   line[0] = '2';
-  for (size_t i = 0; i < n; i++) memcpy(line + 1 + 3 * i, "**2", 3);
+  for (size_t i = 0; i < n; i++)
+    memcpy(line + 1 + 3 * i, "**2", 3);
   line[1 + 3 * n] = '\0';
   EXPECT(line, "RecursionError: maximum recursion depth exceeded\n");
   char *p = line;
-  for (size_t i = 0; i < n / 4; i++) p += sprintf(p, "not ");
+  for (size_t i = 0; i < n / 4; i++)
+    p += sprintf(p, "not ");
   strcpy(p, "1");
   EXPECT(line, "RecursionError: maximum recursion depth exceeded\n");
   free(line);
@@ -877,35 +908,62 @@ static void test_nesting_limits(void **state) {
   EXPECT("not not not 1", "False\n");
   /* values nested deeper than repr shows, built one line at a time */
   EXPECT("a = []", "");
-  for (int i = 0; i < 150; i++) run("a = [a]");
+  for (int i = 0; i < 150; i++)
+    run("a = [a]");
   const char *r = run("a");
   assert_non_null(strstr(r, "[...]"));
   assert_true(strlen(r) < 300);
   EXPECT("a == a", "True\n");
   EXPECT("b = []", "");
-  for (int i = 0; i < 150; i++) run("b = [b]");
+  for (int i = 0; i < 150; i++)
+    run("b = [b]");
   EXPECT("a == b", "False\n"); /* too deep to compare: unequal rather than a crash */
 }
 
 static void test_size_limits(void **state) {
   (void)state;
+  silk_console_session_set_limits(sess, 2000000, 32u << 20);
   EXPECT("len('x' * 1048576)", "1048576\n");
   EXPECT("'x' * 1048577", "MemoryError: string too large (limit 1048576 bytes)\n");
   EXPECT("'x' * (2 ** 62)", "MemoryError: string too large (limit 1048576 bytes)\n");
   EXPECT("s = 'x' * 1048576", "");
   EXPECT("s + 'y'", "MemoryError: string too large (limit 1048576 bytes)\n");
-  EXPECT("[0] * (2 ** 40)", "MemoryError: list too large (limit 1048576 items)\n");
+  EXPECT("[0] * (2 ** 40)", "MemoryError: list too large (limit 4194304 items)\n");
   EXPECT("len(range(1000000))", "1000000\n");
   /* a line that would build gigabytes stops at the per-line budget */
-  EXPECT("[s for i in range(1000)]", "MemoryError: the line built more than 64 MiB\n");
+  EXPECT("[s for i in range(1000)]", "MemoryError: the line built more than 32 MiB\n");
   EXPECT("[[y for y in range(10000)] for x in range(10000)]",
-         "MemoryError: the line built more than 64 MiB\n");
+         "MemoryError: the line built more than 32 MiB\n");
   /* a line that loops too long stops at the step budget */
-  clock_t t0 = clock();
   EXPECT("r = range(100000)", "");
   EXPECT("[1 for x in r for y in r if 0]",
-         "RuntimeError: evaluation step limit exceeded (10000000 steps per line)\n");
-  assert_true((clock() - t0) / CLOCKS_PER_SEC < 30);
+         "RuntimeError: evaluation step limit exceeded (2000000 steps per line)\n");
+  /* comparing huge structures is budgeted too */
+  EXPECT("l1 = range(1000000)", "");
+  EXPECT("l2 = range(1000000)", "");
+  EXPECT("a = [l1] * 60; b = [l2] * 60", "");
+  EXPECT("l1 == l2", "True\n");
+  const char *budget = "RuntimeError: evaluation step limit exceeded (2000000 steps per line)\n";
+  EXPECT("a == b", budget);
+  EXPECT("a != b", budget);
+  EXPECT("a < b", budget);
+  EXPECT("a in [b]", budget);
+  EXPECT("sorted([a, b])", budget);
+  EXPECT("max(a, b)", budget);
+  EXPECT("del l1, l2, a, b", "");
+  /* copying strings and building results in builtins count too */
+  EXPECT("[len(s) for i in range(100000)]", budget);
+  EXPECT("len([s == s for i in range(100000)])", budget);
+  EXPECT("len([s.count('y') for i in range(100000)])", budget);
+  EXPECT("len(['y' in s for i in range(100000)])", budget);
+  EXPECT("l = range(1000000)", "");
+  EXPECT("[list(l) for i in range(20)]", "MemoryError: the line built more than 32 MiB\n");
+  EXPECT("len([str(s) for i in range(1000)])", "MemoryError: the line built more than 32 MiB\n");
+  EXPECT("len([s.upper() for i in range(1000)])", "MemoryError: the line built more than 32 MiB\n");
+  EXPECT("len([s[1:] for i in range(1000)])", "MemoryError: the line built more than 32 MiB\n");
+  EXPECT("len([s.split('x') for i in range(100)])",
+         "MemoryError: the line built more than 32 MiB\n");
+  EXPECT("del l", "");
   /* the line itself */
   size_t n = 70000;
   char *line = malloc(n + 1);
@@ -917,10 +975,31 @@ static void test_size_limits(void **state) {
   EXPECT("len(s)", "1048576\n"); /* the session survived */
 }
 
+/* The default budgets: a line that would run for hours stops in about a second, one
+ * that would build gigabytes stops at 256 MiB; a real leak hunt over a million objects
+ * fits. */
+static void test_default_budget(void **state) {
+  (void)state;
+  clock_t t0 = clock();
+  EXPECT("r = range(100000)", "");
+  EXPECT("[1 for x in r for y in r if 0]",
+         "RuntimeError: evaluation step limit exceeded (50000000 steps per line)\n");
+  EXPECT("s = 'x' * 1048576", "");
+  EXPECT("[s for i in range(1000)]", "MemoryError: the line built more than 256 MiB\n");
+  EXPECT("l = range(1000000)", "");
+  EXPECT("len(sorted(l, key=str))", "1000000\n");
+  EXPECT("len([x for x in l if x % 7 == 0 and str(x).startswith('1')])", "15873\n");
+  assert_true((clock() - t0) / CLOCKS_PER_SEC < 30);
+  silk_console_session_set_limits(sess, 0, 0); /* 0 restores the defaults */
+  EXPECT("[1 for x in r for y in r if 0]",
+         "RuntimeError: evaluation step limit exceeded (50000000 steps per line)\n");
+}
+
 static void test_output_cap(void **state) {
   (void)state;
   const char *r = run_n("'x' * 1000", 10, 50);
-  assert_string_equal(r, "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n... (output truncated)\n");
+  assert_string_equal(
+      r, "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n... (output truncated)\n");
   r = run_n("range(100000)", 13, 100);
   assert_true(strlen(r) < 130);
   assert_non_null(strstr(r, "... (output truncated)\n"));
@@ -947,8 +1026,8 @@ static void test_scrapy_transcript(void **state) {
   (void)state;
   thing *r1 = make(&html_response_class, "http://www.somenastyspider.com/product.php?pid=123",
                    "http://www.somenastyspider.com/");
-  thing *r2 = make(&html_response_class, "http://www.somenastyspider.com/product.php?pid=124",
-                   NULL);
+  thing *r2 =
+      make(&html_response_class, "http://www.somenastyspider.com/product.php?pid=124", NULL);
   const char *o = run("prefs()");
   assert_true(!strncmp(o, "Live References\n\n", 17));
   assert_non_null(strstr(o, "\nHtmlResponse                        2   oldest: 0s ago\n"));
@@ -959,7 +1038,8 @@ static void test_scrapy_transcript(void **state) {
   EXPECT("r = get_oldest('HtmlResponse')", "");
   EXPECT("r.url", "'http://www.somenastyspider.com/product.php?pid=123'\n");
   EXPECT("r.meta['referer']", "'http://www.somenastyspider.com/'\n");
-  EXPECT("get_oldest('HtmlResponse').url", "'http://www.somenastyspider.com/product.php?pid=123'\n");
+  EXPECT("get_oldest('HtmlResponse').url",
+         "'http://www.somenastyspider.com/product.php?pid=123'\n");
   EXPECT("get_oldest('NoSuchClass')", "");
   EXPECT("get_oldest(1)", "TypeError: get_oldest() takes a class name (str), not 'int'\n");
   EXPECT("from scrapy.utils.trackref import iter_all", "");
@@ -975,6 +1055,10 @@ static void test_scrapy_transcript(void **state) {
   assert_string_equal(o, "Live References\n\n\n");
   o = run("prefs(ignore=r)"); /* an object stands for its class */
   assert_null(strstr(o, "HtmlResponse"));
+  o = run("prefs(ignore='Response')"); /* a base class hides its subclasses, as issubclass */
+  assert_null(strstr(o, "HtmlResponse"));
+  EXPECT("isinstance(r, 'Response'), isinstance(r, 'HtmlResponse'), isinstance(r, 'Request')",
+         "[True, True, False]\n");
   EXPECT("from scrapy.http import HtmlResponse", "");
   o = run("prefs(ignore=(HtmlResponse, 'dict', 'list'))");
   assert_string_equal(o, "Live References\n\n\n");
@@ -1175,6 +1259,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nesting_limits, setup, teardown),
       cmocka_unit_test_setup_teardown(test_size_limits, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_default_budget, setup, teardown),
       cmocka_unit_test_setup_teardown(test_output_cap, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scrapy_transcript, setup, teardown),
       cmocka_unit_test_setup_teardown(test_session_owns_values, setup, teardown),

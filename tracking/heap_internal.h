@@ -82,7 +82,8 @@ typedef struct hv_snap {
   /* process-wide numbers for bylib, read at snapshot time */
   silk_mem_stats mem;
   uint64_t obj_blocks;    /* sum of silk_alloc_size over snapshotted objects */
-  uint64_t hv_bytes, hv_blocks; /* the heap view's own allocations and objects */
+  uint64_t hv_bytes, hv_blocks;   /* the heap view's own allocations (tag "array") */
+  uint64_t hv_obj_bytes, hv_objs; /* and its own tracked objects' blocks */
 } hv_snap;
 
 struct silk_heap_set {
@@ -93,6 +94,14 @@ struct silk_heap_set {
   uint64_t size;
   bool absolute; /* the whole heap (not relative, not a subset): bylib adds library rows */
 };
+
+static inline uint32_t silk__hv_ptr_hash(const void *p) {
+  uint64_t x = (uint64_t)(uintptr_t)p;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  return (uint32_t)x;
+}
 
 /* ---- heap.c ------------------------------------------------------------------------ */
 void *silk__hv_alloc(size_t n);
@@ -119,6 +128,8 @@ int silk__hv_root_text(const char *root, const char *edge, silk_buf *out);
 /* Append an edge as it reads after an object: ".meta", "['k']", ".queue". */
 int silk__hv_edge_suffix(const char *edge, silk_buf *out);
 bool silk__hv_is_container_class(const silk_class *cls);
+/* Hide a class from snapshots and paths (heap_console.c's `hpy`). */
+void silk__hv_hide_class(const silk_class *cls);
 
 /* ---- heap_partition.c -------------------------------------------------------------- */
 int silk__hv_table_format(silk_ref *table, size_t start, silk_buf *out);

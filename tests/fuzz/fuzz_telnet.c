@@ -44,8 +44,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   data++;
   size--;
   static const size_t lines[] = {0, 1, 2, 7, 16, 64, 300, 4096};
-  silk_console_options opt = {.username = "silk", .password = "pw",
-                              .max_line = lines[(mode >> 1) & 7], .make_globals = globals};
+  silk_console_options opt = {.username = "silk",
+                              .password = "pw",
+                              .max_line = lines[(mode >> 1) & 7],
+                              .make_globals = globals};
   silk__console_conn *c = silk__console_conn_new_detached(&opt, mode & 1);
   if (!c) return 0;
   size_t step = (size_t)(mode >> 4) * 37 + 1; /* 1..556 bytes per read */

@@ -31,6 +31,12 @@ size_t test_log_count(silk_log_level level, const char *needle) {
   return n;
 }
 
+const char *test_log_find(const char *needle) {
+  for (size_t i = 0; i < nlines; i++)
+    if (lines[i].text && strstr(lines[i].text, needle)) return lines[i].text;
+  return NULL;
+}
+
 static void cleanup(void) { test_log_reset(); }
 
 void test_init(void) {

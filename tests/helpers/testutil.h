@@ -20,6 +20,8 @@ int test_teardown_clean(void **state);
 /* Count of log lines at or above level containing needle since the last reset. */
 size_t test_log_count(silk_log_level level, const char *needle);
 void test_log_reset(void);
+/* The first captured log line containing needle, or NULL. Loop thread only. */
+const char *test_log_find(const char *needle);
 /* Read a whole file into a silk_malloc'd string (NULL if missing). */
 char *test_read_file(const char *path, size_t *len);
 

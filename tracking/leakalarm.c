@@ -1,0 +1,281 @@
+/* LeakAlarm: watches the live count of every class per spider and logs one WARNING when a
+ * class keeps growing while its oldest object never goes away, naming the spider, the class,
+ * the growth rate and what holds the oldest object. The judgement itself is the pure
+ * silk_leak_assess (tracking/leakalarm.h); this file also samples and reports. */
+#include "tracking/leakalarm.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/uthash_silk.h"
+#include "tracking/alloc.h"
+
+/* ---- the judgement -------------------------------------------------------------------- */
+
+/* Fractions that make "kept growing" concrete. The oldest object's age must grow at least
+ * this much of the clock's time: a stuck oldest grows exactly with it, a replaced one
+ * falls back. */
+#define AGE_TRACKS_CLOCK 0.75
+/* Part of the window that must be covered by samples before judging. */
+#define WINDOW_COVERED 0.95
+
+double silk_leak_sample_interval(double window) {
+  double t = window / 12;
+  return t < 0.05 ? 0.05 : t > 5 ? 5 : t;
+}
+
+silk_leak_verdict silk_leak_assess(const silk_leak_sample *v, size_t n, const silk_leak_params *p,
+                                   silk_leak_finding *out) {
+  if (out) memset(out, 0, sizeof *out);
+  if (n < 3 || p->window <= 0) return SILK_LEAK_NONE;
+  const silk_leak_sample *last = &v[n - 1];
+  /* the window starts at the latest sample old enough to cover it */
+  size_t i0 = n;
+  for (size_t i = n - 1; i-- > 0;)
+    if (v[i].t <= last->t - p->window * WINDOW_COVERED) {
+      i0 = i;
+      break;
+    }
+  if (i0 == n || n - i0 < 3) return SILK_LEAK_NONE;
+  const silk_leak_sample *first = &v[i0];
+  double span = last->t - first->t;
+  if (span <= 0) return SILK_LEAK_NONE;
+  /* the sample nearest the middle of the window */
+  size_t im = i0 + 1;
+  for (size_t i = i0 + 1; i < n - 1; i++)
+    if (fabs(v[i].t - (first->t + span / 2)) < fabs(v[im].t - (first->t + span / 2))) im = i;
+  const silk_leak_sample *mid = &v[im];
+
+  int64_t growth = last->live - first->live;
+  silk_leak_finding f = {
+      .verdict = SILK_LEAK_NONE,
+      .from = first->live,
+      .to = last->live,
+      .span = span,
+      .rate_per_min = (double)growth * 60.0 / span,
+      .oldest_age = last->oldest_age,
+      .queued_growth = last->queued - first->queued,
+      .held_growth = growth - (last->queued - first->queued),
+      .queued = last->queued,
+      .responses = last->responses - first->responses,
+  };
+  if (out) *out = f;
+  if (growth < p->min_growth || growth <= 0) return SILK_LEAK_NONE;
+  /* sustained: it grew in both halves of the window, not in one burst that may settle */
+  if (!(mid->live > first->live && last->live > mid->live)) return SILK_LEAK_NONE;
+
+  silk_leak_verdict verdict = SILK_LEAK_NONE;
+  bool held = f.held_growth >= p->min_growth && f.held_growth * 2 >= growth;
+  /* the oldest object stayed: its age grew with the clock over both halves */
+  bool stuck = last->oldest_age - first->oldest_age >= AGE_TRACKS_CLOCK * span &&
+               mid->oldest_age - first->oldest_age >= AGE_TRACKS_CLOCK * (mid->t - first->t) &&
+               last->oldest_age >= AGE_TRACKS_CLOCK * span;
+  if (held && stuck) verdict = SILK_LEAK_SUSPECT;
+  else if (!held && f.queued_growth >= p->min_growth) verdict = SILK_LEAK_QUEUE;
+  f.verdict = verdict;
+  if (out) *out = f;
+  return verdict;
+}
+
+void silk_leak_series_init(silk_leak_series *s) { memset(s, 0, sizeof *s); }
+
+silk_leak_verdict silk_leak_series_add(silk_leak_series *s, const silk_leak_sample *x,
+                                       const silk_leak_params *p, silk_leak_finding *out) {
+  /* keep the newest sample that is older than the window (the judgement's start) and
+   * everything after it; drop the rest, or the oldest when full */
+  size_t drop = 0;
+  while (drop + 1 < s->n && s->v[drop + 1].t <= x->t - p->window) drop++;
+  if (drop) {
+    memmove(s->v, s->v + drop, (s->n - drop) * sizeof *s->v);
+    s->n -= drop;
+  }
+  /* sampled faster than the window needs: thin out every other sample, so the history
+   * still spans the window */
+  if (s->n == SILK_LEAK_MAX_SAMPLES) {
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i += 2) s->v[k++] = s->v[i];
+    s->n = k;
+  }
+  s->v[s->n++] = *x;
+  silk_leak_finding f;
+  silk_leak_verdict v = silk_leak_assess(s->v, s->n, p, &f);
+  if (v == SILK_LEAK_SUSPECT && !s->warned) {
+    s->warned = true;
+  } else if (v == SILK_LEAK_QUEUE && !s->queue_noted) {
+    s->queue_noted = true;
+  } else {
+    return SILK_LEAK_NONE;
+  }
+  if (out) *out = f;
+  return v;
+}
+
+/* ---- the extension ---------------------------------------------------------------------- */
+
+typedef struct series_key {
+  const silk_spider *spider;
+  const silk_class *cls;
+} series_key;
+
+typedef struct series {
+  series_key key;
+  silk_leak_series hist;
+  uint64_t tick; /* last tick that saw it */
+  UT_hash_handle hh;
+} series;
+
+typedef struct leakalarm {
+  silk_component base;
+  uv_timer_t timer;
+  silk_leak_params params;
+  series *all;
+  uint64_t ticks;
+  uint64_t t0_ns;
+} leakalarm;
+
+static bool spider_open(silk_spider *s) {
+  return s && s->crawl && s->crawl->state == CRAWL_OPEN;
+}
+
+static void warn_leak(leakalarm *la, silk_census_row *row, const silk_leak_finding *f) {
+  silk_buf msg = SILK_BUF_INIT;
+  const char *who = row->spider ? row->spider->name : NULL;
+  if (who) silk_buf_printf(&msg, "Possible leak in spider %s: ", who);
+  else silk_buf_puts(&msg, "Possible leak in the engine: ");
+  silk_buf_printf(&msg,
+                  "%s grew from %lld to %lld live objects in %.*fs (%.0f/min) while the oldest "
+                  "is %.*fs old",
+                  row->cls->name, (long long)f->from, (long long)f->to, f->span < 10 ? 1 : 0,
+                  f->span, f->rate_per_min, f->oldest_age < 10 ? 1 : 0, f->oldest_age);
+  if (row->spider && f->responses > 0)
+    silk_buf_printf(&msg, " (%.2f per response received)", (double)(f->to - f->from) / (double)f->responses);
+  silk_buf_puts(&msg, "; oldest held by: ");
+  if (row->oldest) silk__retention_path(la->base.engine, row->oldest, &msg);
+  else silk_buf_puts(&msg, "(gone)");
+  SILK_WARN("leakalarm", "%s", msg.ptr);
+  silk_buf_release(&msg);
+  if (row->spider) silk_stats_inc(row->spider->stats, "leakalarm/warnings", 1);
+}
+
+static void note_queue(silk_census_row *row, const silk_leak_finding *f) {
+  silk_spider *s = row->spider;
+  if (!s || silk_stats_get_int(s->stats, "leakalarm/queue_growth")) return; /* once per spider */
+  silk_stats_set_int(s->stats, "leakalarm/queue_growth", 1);
+  size_t queued = s->crawl && s->crawl->scheduler ? silk_scheduler_len(s->crawl->scheduler)
+                                                  : (size_t)f->queued;
+  SILK_INFO("leakalarm",
+            "spider %s has %zu requests queued and growing: queue growth, not a leak (see JOBDIR "
+            "/ CONCURRENT_REQUESTS)",
+            s->name, queued);
+}
+
+static series *find_series(leakalarm *la, const silk_spider *s, const silk_class *cls, bool create) {
+  series_key k = {s, cls};
+  series *x = NULL;
+  HASH_FIND(hh, la->all, &k, sizeof k, x);
+  if (x || !create) return x;
+  x = silk_calloc(1, sizeof *x);
+  if (!x) return NULL;
+  x->key = k;
+  silk_leak_series_init(&x->hist);
+  HASH_ADD(hh, la->all, key, sizeof k, x);
+  if (!x->hh.tbl) { /* the hash could not grow: forget the series rather than crash */
+    silk_free(x);
+    return NULL;
+  }
+  return x;
+}
+
+static void drop_series(leakalarm *la, series *x) {
+  HASH_DEL(la->all, x);
+  silk_free(x);
+}
+
+static void tick(leakalarm *la) {
+  silk_census c;
+  if (silk__census_take(&c, SILK_CENSUS_QUEUE)) return;
+  la->ticks++;
+  uint64_t now = silk_now_ns();
+  double t = (double)(now - la->t0_ns) / 1e9;
+  for (silk_census_row *r = c.rows; r; r = r->next) {
+    /* a closed spider's leftovers are the spider-closed report's business */
+    if (r->spider && !spider_open(r->spider)) continue;
+    series *x = find_series(la, r->spider, r->cls, true);
+    if (!x) continue;
+    x->tick = la->ticks;
+    silk_leak_sample smp = {
+        .t = t,
+        .live = r->live,
+        .queued = r->queued,
+        .oldest_age = r->oldest ? (double)(now - r->oldest->born_ns) / 1e9 : 0,
+        .responses = r->spider ? silk_stats_get_int(r->spider->stats, "response_received_count") : 0,
+    };
+    silk_leak_finding f;
+    silk_leak_verdict v = silk_leak_series_add(&x->hist, &smp, &la->params, &f);
+    if (v == SILK_LEAK_SUSPECT) warn_leak(la, r, &f);
+    else if (v == SILK_LEAK_QUEUE) note_queue(r, &f);
+  }
+  /* classes that had objects and have none now: record the zero, forget closed spiders */
+  series *x, *tmp;
+  HASH_ITER(hh, la->all, x, tmp) {
+    if (x->tick == la->ticks) continue;
+    silk_spider *s = (silk_spider *)x->key.spider;
+    bool gone = s ? !spider_open(s) : false;
+    if (gone || !x->hist.n || x->hist.v[x->hist.n - 1].live == 0) {
+      drop_series(la, x);
+      continue;
+    }
+    silk_leak_sample smp = {.t = t, .responses = s ? silk_stats_get_int(s->stats, "response_received_count") : 0};
+    silk_leak_series_add(&x->hist, &smp, &la->params, NULL);
+    x->tick = la->ticks;
+  }
+  silk__census_release(&c);
+}
+
+static void on_tick(uv_timer_t *t) { tick(t->data); }
+
+static int la_open(silk_component *self, silk_spider *spider) {
+  leakalarm *la = (leakalarm *)self;
+  silk_settings *st = silk_engine_settings(self->engine);
+  if (!silk_settings_get_bool(st, "LEAK_ALARM_ENABLED")) return SILK_ENOTCONFIGURED;
+  la->params.window = silk_settings_get_float(st, "LEAK_ALARM_WINDOW");
+  la->params.min_growth = silk_settings_get_int(st, "LEAK_ALARM_MIN_GROWTH");
+  if (la->params.window <= 0) return SILK_ENOTCONFIGURED;
+  if (la->params.min_growth < 1) la->params.min_growth = 1;
+  if (!silk_ref_tracking()) {
+    SILK_WARN("leakalarm", "TRACK_REFS is off: the leak alarm sees no objects and stays quiet");
+    return SILK_ENOTCONFIGURED;
+  }
+  la->t0_ns = silk_now_ns();
+  uv_timer_init(silk_engine_loop(self->engine), &la->timer);
+  la->timer.data = la;
+  uint64_t ms = (uint64_t)(silk_leak_sample_interval(la->params.window) * 1000);
+  uv_timer_start(&la->timer, on_tick, ms, ms);
+  uv_unref((uv_handle_t *)&la->timer); /* watching never keeps a finished crawl alive */
+  silk_ref_incref(&self->base);        /* released when the timer has closed */
+  return 0;
+}
+
+static void la_closed(uv_handle_t *h) {
+  leakalarm *la = h->data;
+  series *x, *tmp;
+  HASH_ITER(hh, la->all, x, tmp) drop_series(la, x);
+  silk_ref_decref(&la->base.base);
+}
+
+static void la_close(silk_component *self, silk_spider *spider, const char *reason) {
+  leakalarm *la = (leakalarm *)self;
+  if (!uv_is_closing((uv_handle_t *)&la->timer)) uv_close((uv_handle_t *)&la->timer, la_closed);
+}
+
+silk_component_def silk_leakalarm_def = {
+    .cls = {.name = "LeakAlarm", .size = sizeof(leakalarm)},
+    .kind = SILK_EXTENSION,
+    .order = 0,
+    .per_engine = true,
+    .open = la_open,
+    .close = la_close,
+};
