@@ -527,12 +527,11 @@ static int sort_list(silk_list *items, const silk_value *key, bool reverse, silk
   sort_item *a = silk_calloc(n ? n : 1, sizeof *a);
   sort_item *tmp = silk_calloc(n ? n : 1, sizeof *tmp);
   int rc = a && tmp ? 0 : SILK_ENOMEM;
-  size_t keyed = 0;
   bool has_key = key && key->type != SILK_T_NONE;
   for (size_t i = 0; i < n && !rc; i++) {
     a[i].val = silk_list_get(items, (long)i);
     if (has_key) {
-      if (!(rc = call_fn(key, a[i].val, &a[i].key))) keyed++;
+      rc = call_fn(key, a[i].val, &a[i].key);
     } else {
       a[i].key = *a[i].val;
     }
@@ -546,10 +545,9 @@ static int sort_list(silk_list *items, const silk_value *key, bool reverse, silk
     if (!rc) rc = silk_list_append(l, &x);
     if (rc) silk_value_clear(&x);
   }
-  if (has_key && a) /* keyed items may have been reordered: clear every one we filled */
+  if (has_key && a) /* each key is owned once, wherever sorting moved it; unfilled are None */
     for (size_t i = 0; i < n; i++)
       silk_value_clear(&a[i].key);
-  (void)keyed;
   silk_free(a);
   silk_free(tmp);
   if (rc) {

@@ -253,14 +253,14 @@ static int cmd_runspider(int argc, char **argv) {
     crawl_opts_release(&o, false);
     return 2;
   }
-  /* a module exports either silk_spiders (NULL-terminated array) or one silk_spider */
-  silk_spider_def **list = dlsym(h, "silk_spiders");
-  silk_spider_def *one = dlsym(h, "silk_spider");
+  /* a module exports silk_module_spiders (NULL-terminated array) or silk_module_spider */
+  silk_spider_def **list = dlsym(h, "silk_module_spiders");
+  silk_spider_def *one = dlsym(h, "silk_module_spider");
   silk_spider_def *single[2] = {one, NULL};
   if (!list && one) list = single;
   if (!list || !list[0]) {
-    fprintf(stderr, "%s: %s defines no spider (export 'silk_spider_def silk_spider' or "
-                    "'silk_spider_def *silk_spiders[]')\n", prog, file);
+    fprintf(stderr, "%s: %s defines no spider (export 'silk_spider_def silk_module_spider' or "
+                    "'silk_spider_def *silk_module_spiders[]')\n", prog, file);
     crawl_opts_release(&o, false);
     return 2;
   }

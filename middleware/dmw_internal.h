@@ -1,6 +1,7 @@
-/* Shared by the downloader middlewares that ship with silk (the .c files in middleware/): their
- * definitions, registered by silk__register_downloader_middlewares, and a few helpers
- * defined in downloader_builtin.c and redirect.c. Not installed. */
+/* Shared by the downloader middlewares that ship with silk (the middleware directory): their
+ * definitions, registered by silk__register_downloader_middlewares, and the helpers
+ * defined in downloader_builtin.c, redirect.c and robotstxt.c. Internal to silk and its
+ * tests, not part of the API. */
 #ifndef SILK_DMW_INTERNAL_H
 #define SILK_DMW_INTERNAL_H
 
@@ -46,6 +47,9 @@ bool silk__meta_truthy(const silk_request *r, const char *key);
 /* True when status is in a settings list or meta list of ints (strings of digits count
  * too, as `-s RETRY_HTTP_CODES=500,503` gives them). */
 bool silk__int_in_list(const silk_list *l, int status);
+/* The exception name of a download error: the word before ':' in its message
+ * ("TimeoutError: ..."), else silk_err_name(err). Written into buf; returns buf. */
+const char *silk__exception_name(int err, const char *message, char *buf, size_t n);
 /* Integer settings clamped into int. */
 int silk__settings_int(const silk_settings *s, const char *name);
 

@@ -2,6 +2,7 @@
  * silk__register_downloader_middlewares from silk_global_init, and
  * DOWNLOADER_MIDDLEWARES_BASE names them with Scrapy's orders) and the small helpers
  * they share. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,4 +138,15 @@ bool silk__int_in_list(const silk_list *l, int status) {
 int silk__settings_int(const silk_settings *s, const char *name) {
   int64_t v = silk_settings_get_int(s, name);
   return v > 1000000000 ? 1000000000 : v < -1000000000 ? -1000000000 : (int)v;
+}
+
+const char *silk__exception_name(int err, const char *message, char *buf, size_t n) {
+  size_t k = 0;
+  while (message && (isalnum((unsigned char)message[k]) || message[k] == '_' || message[k] == '.'))
+    k++;
+  if (k && message[k] == ':' && k < n)
+    snprintf(buf, n, "%.*s", (int)k, message);
+  else
+    snprintf(buf, n, "%s", silk_err_name(err));
+  return buf;
 }

@@ -59,13 +59,10 @@ static silk_verdict ds_response(silk_component *self, silk_request *req, silk_re
 
 static silk_verdict ds_exception(silk_component *self, silk_request *req, int err,
                                  const char *message, silk_spider *spider, silk_mw_result *res) {
-  char key[128];
-  size_t n = strcspn(message, ":");
+  char key[128], name[80];
   silk_stats_inc(spider->stats, "downloader/exception_count", 1);
-  if (n && n < 80)
-    snprintf(key, sizeof key, "downloader/exception_type_count/%.*s", (int)n, message);
-  else
-    snprintf(key, sizeof key, "downloader/exception_type_count/%s", silk_err_name(err));
+  snprintf(key, sizeof key, "downloader/exception_type_count/%s",
+           silk__exception_name(err, message, name, sizeof name));
   silk_stats_inc(spider->stats, key, 1);
   return SILK_CONTINUE;
 }

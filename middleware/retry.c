@@ -93,12 +93,8 @@ static bool retryable(int err, const char *name) {
 static silk_verdict retry_exception(silk_component *self, silk_request *req, int err,
                                     const char *message, silk_spider *spider, silk_mw_result *res) {
   retry *r = (retry *)self;
-  char name[64];
-  size_t n = strcspn(message, ":");
-  if (n >= sizeof name) n = sizeof name - 1;
-  memcpy(name, message, n);
-  name[n] = '\0';
-  if (!n) snprintf(name, sizeof name, "%s", silk_err_name(err));
+  char name[80];
+  silk__exception_name(err, message, name, sizeof name);
   if (!retryable(err, name) || silk__meta_truthy(req, "dont_retry")) return SILK_CONTINUE;
   return do_retry(r, req, spider, name, message, res);
 }

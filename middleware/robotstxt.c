@@ -414,9 +414,9 @@ static void on_robots(silk_response *resp, int err, const char *message, void *d
     if (h && resp->status >= 200 && resp->status < 300)
       parse_robots(h, m->agent, resp->body, resp->body_len);
   } else if (err != SILK_ECLOSED) {
-    char key[128];
-    size_t n = strcspn(message, ":");
-    snprintf(key, sizeof key, "robotstxt/exception_count/%.*s", (int)(n < 80 ? n : 80), message);
+    char key[128], name[80];
+    snprintf(key, sizeof key, "robotstxt/exception_count/%s",
+             silk__exception_name(err, message, name, sizeof name));
     silk_stats_inc(spider->stats, key, 1);
     SILK_ERROR("robotstxt", "Error downloading <GET %s/robots.txt>: %s", ctx->key, message);
   }

@@ -628,12 +628,116 @@ static void test_headers_timeout_auth_stats(void **state) {
   fx_close(&f);
 }
 
+/* ---- out of memory ------------------------------------------------------------------- */
+
+/* A response to url with one header and a body, or NULL when memory ran out. */
+static silk_response *oom_resp(silk_request *req, int status, const char *hname, const char *hvalue,
+                               const char *body) {
+  silk_headers h = {0};
+  if (hname && silk_headers_add(&h, hname, hvalue)) {
+    silk_headers_release(&h);
+    return NULL;
+  }
+  size_t len = strlen(body);
+  char *b = silk_malloc(len + 1);
+  silk_response *r = NULL;
+  if (b) {
+    memcpy(b, body, len + 1);
+    r = silk_response_new(req->url, status, &h, b, len, req);
+    if (!r) silk_free(b);
+  }
+  silk_headers_release(&h);
+  return r;
+}
+
+/* One pass over every middleware's allocating paths; any allocation may fail. */
+static void oom_round(fixture *fx, size_t nfx) {
+  static const char robots[] = "User-agent: *\nDisallow: /private/\nAllow: /private/ok$\n";
+  silk__robots_allowed(robots, sizeof robots - 1, "silk", "http://h/private/x");
+  silk_request *req = silk_request_new("http://www.example.com/a/b", (silk_callback){0});
+  if (!req) return;
+  silk_dict *meta = silk_request_meta(req);
+  if (meta) silk_dict_set_str(meta, "proxy", "http://u:p@proxy.example:1");
+  silk_response *set = oom_resp(req, 200, "Set-Cookie", "a=1; Domain=example.com; Path=/", "");
+  silk_response *loc = oom_resp(req, 302, "Location", "/next", "");
+  silk_response *html = oom_resp(req, 200, "Content-Type", "text/html",
+                                 "<meta http-equiv=\"refresh\" content=\"0; url=/r\">");
+  silk_response *bad = oom_resp(req, 503, NULL, NULL, "");
+  for (size_t i = 0; i < nfx; i++) {
+    const silk_component_def *d = fx[i].c->def;
+    silk_response *rs[] = {set, loc, html, bad};
+    for (size_t k = 0; k < 4; k++) {
+      silk_mw_result res[3] = {{0}};
+      if (d->process_request) d->process_request(fx[i].c, req, fx[i].s, &res[0]);
+      if (rs[k] && d->process_response) d->process_response(fx[i].c, req, rs[k], fx[i].s, &res[1]);
+      if (d->process_exception)
+        d->process_exception(fx[i].c, req, SILK_ETIMEOUT, "TimeoutError: slow", fx[i].s, &res[2]);
+      for (size_t j = 0; j < 3; j++) {
+        SILK_DECREF(res[j].request);
+        SILK_DECREF(res[j].response);
+      }
+    }
+  }
+  SILK_DECREF(set);
+  SILK_DECREF(loc);
+  SILK_DECREF(html);
+  SILK_DECREF(bad);
+  silk_ref_decref(&req->base);
+}
+
+static void test_out_of_memory(void **state) {
+  static const char *const names[] = {"HttpAuthMiddleware",
+                                      "DownloadTimeoutMiddleware",
+                                      "DefaultHeadersMiddleware",
+                                      "UserAgentMiddleware",
+                                      "RetryMiddleware",
+                                      "MetaRefreshMiddleware",
+                                      "HttpCompressionMiddleware",
+                                      "RedirectMiddleware",
+                                      "CookiesMiddleware",
+                                      "HttpProxyMiddleware",
+                                      "DownloaderStats"};
+  enum { N = sizeof names / sizeof *names };
+  static silk_spider_def auth = {.name = "dmwrules-oom", .http_user = "u", .http_pass = "p"};
+  fixture fx[N];
+  for (size_t i = 0; i < N; i++)
+    assert_int_equal(fx_try(&fx[i], &auth, names[i], NULL, NULL), 0);
+  silk_log_level level = silk_log_get_level();
+  silk_log_set_level(SILK_LOG_CRITICAL); /* "cannot retry: out of memory" and friends */
+  size_t alive = silk_ref_live_total();
+  long n = 1;
+  for (;; n++) {
+    silk_mem_fail_after(n);
+    oom_round(fx, N);
+    long used = silk_mem_alloc_count();
+    silk_mem_fail_after(0);
+    if (silk_ref_live_total() != alive) {
+      silk_buf b = SILK_BUF_INIT;
+      silk_trackref_format_live_refs(&b, NULL);
+      print_error("allocation %ld failing left objects alive:\n%s\n", n, b.ptr);
+      silk_buf_release(&b);
+    }
+    assert_int_equal(silk_ref_live_total(), alive); /* nothing leaked, whatever failed */
+    if (used < n) break;                            /* a round with no failure: done */
+  }
+  silk_log_set_level(level);
+  assert_true(n > 50);
+  for (size_t i = 0; i < N; i++) {
+    if (fx[i].c->def->close) fx[i].c->def->close(fx[i].c, fx[i].s, "finished");
+    silk_ref_decref(&fx[i].c->base);
+  }
+  for (size_t i = 0; i < N; i++)
+    assert_int_equal(silk_engine_free(fx[i].e), 0);
+  test_assert_no_live_refs();
+}
+
 int main(void) {
   test_init();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cookie_rules),       cmocka_unit_test(test_redirect_rules),
       cmocka_unit_test(test_meta_refresh_rules), cmocka_unit_test(test_proxy_rules),
       cmocka_unit_test(test_retry_rules),        cmocka_unit_test(test_headers_timeout_auth_stats),
+      cmocka_unit_test(test_out_of_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

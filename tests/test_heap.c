@@ -142,7 +142,8 @@ static void test_bytype_counts_and_sizes(void **state) {
   assert_int_equal(silk_heap_partition_subset(p, (long)ri, &sub), 0);
   assert_int_equal(silk_heap_set_count(sub), 1);
   assert_ptr_equal(silk_heap_set_member(sub, 0), SILK_REF(req));
-  assert_int_equal(silk_heap_partition_subset(p, -1, &r0.label ? &sub : &sub), 0);
+  SILK_DECREF(sub);
+  assert_int_equal(silk_heap_partition_subset(p, -1, &sub), 0);
   SILK_DECREF(sub);
   assert_int_equal(silk_heap_partition_subset(p, 3, &sub), SILK_EINDEX);
 
@@ -208,7 +209,7 @@ static void test_guppy_layout_and_more(void **state) {
                       "    11      1   8       64   4      1824 100 C00");
   /* and through the console hooks: partition.more, page.more, x[0], len */
   silk_value v = SILK_NONE, w = SILK_NONE;
-  assert_int_equal(p->base.cls->getattr((silk_ref *)p, "more", &v), 0);
+  assert_int_equal(((silk_ref *)p)->cls->getattr((silk_ref *)p, "more", &v), 0);
   silk_buf_reset(&b);
   silk_value_repr(&v, &b);
   assert_non_null(strstr(b.ptr, "    10      1   8       80"));
@@ -219,10 +220,10 @@ static void test_guppy_layout_and_more(void **state) {
   silk_value_clear(&v);
   silk_value_clear(&w);
   size_t n;
-  assert_int_equal(p->base.cls->len((silk_ref *)p, &n), 0);
+  assert_int_equal(((silk_ref *)p)->cls->len((silk_ref *)p, &n), 0);
   assert_int_equal(n, 12);
   silk_value key = SILK_INT(0);
-  assert_int_equal(x->base.cls->getitem((silk_ref *)x, &key, &v), 0);
+  assert_int_equal(((silk_ref *)x)->cls->getitem((silk_ref *)x, &key, &v), 0);
   silk_buf_reset(&b);
   silk_value_repr(&v, &b);
   assert_string_equal(b.ptr, "Partition of a set of 1 object. Total size = 240 bytes.\n"
@@ -282,7 +283,7 @@ static void test_byvia_names_meta(void **state) {
   row_named(bytype, "Request", &ri);
   assert_int_equal(silk_heap_partition_subset(bytype, (long)ri, &reqs), 0);
   vias = silk_heap_partition_new(reqs, SILK_HEAP_BYVIA);
-  assert_int_equal(row_named(vias, "'[0]'", NULL).count, 1);
+  assert_int_equal(row_named(vias, "'[*]'", NULL).count, 3);
   assert_int_equal(row_named(vias, "\".cb_kwargs['previous']\"", NULL).count, 1);
   SILK_DECREF(vias);
   SILK_DECREF(reqs);
@@ -354,7 +355,8 @@ static void test_byage_and_bystate(void **state) {
   silk_dict *d[6];
   uint64_t now = silk_now_ns();
   const uint64_t s = 1000000000ull;
-  uint64_t ages[6] = {0, 5 * s, 30 * s, 120 * s, 3600 * s, 3600 * s};
+  uint64_t ages[6] = {0, 5 * s, 30 * s, 120 * s, 700 * s, 700 * s};
+  if (now < 701 * s) skip(); /* the monotonic clock starts at boot */
   for (int i = 0; i < 6; i++) {
     d[i] = silk_dict_new();
     SILK_REF(d[i])->born_ns = now - ages[i];
@@ -423,17 +425,22 @@ static void test_paths_from_roots(void **state) {
   assert_string_equal(b.ptr, "scheduler[othernastyspider].queue -> Request(pid=9).meta['referer']"
                              " -> HtmlResponse(pid=8)\n");
 
-  /* two roots, two shortest paths */
-  root_data rd2 = {SILK_REF(resp), "current"};
+  /* the shortest path wins; two roots holding it give two paths (last added first) */
+  root_data rd2 = {SILK_REF(resp), "current"}, rd3 = {SILK_REF(resp), "cache"};
   silk_engine_add_root(e, "scraper[somenastyspider]", root_fn, &rd2);
   silk_buf_reset(&b);
   assert_int_equal(silk_heap_paths(e, SILK_REF(resp), 0, &b), 0);
   assert_string_equal(b.ptr, "scraper[somenastyspider]['current'] -> HtmlResponse(pid=123)\n");
-  rd2.obj = SILK_REF(page);
+  silk_engine_add_root(e, "extensions[somenastyspider]", root_fn, &rd3);
   silk_buf_reset(&b);
-  assert_int_equal(silk_heap_paths(e, SILK_REF(page), 0, &b), 0);
-  assert_string_equal(b.ptr, "scraper[somenastyspider]['current'] -> HtmlResponse(pid=8)\n");
+  assert_int_equal(silk_heap_paths(e, SILK_REF(resp), 0, &b), 0);
+  assert_string_equal(b.ptr, "extensions[somenastyspider]['cache'] -> HtmlResponse(pid=123)\n"
+                             "scraper[somenastyspider]['current'] -> HtmlResponse(pid=123)\n");
+  silk_buf_reset(&b);
+  assert_int_equal(silk_heap_paths(e, SILK_REF(resp), 1, &b), 0);
+  assert_string_equal(b.ptr, "extensions[somenastyspider]['cache'] -> HtmlResponse(pid=123)\n");
   silk_engine_remove_root(e, "scraper[somenastyspider]");
+  silk_engine_remove_root(e, "extensions[somenastyspider]");
 
   /* a URL without pid prints shortened */
   silk_request *plain = silk_request_new("http://www.example.com/a/very/long/path/that/goes/on/and/"
@@ -441,8 +448,11 @@ static void test_paths_from_roots(void **state) {
   silk_dict_set_ref(silk_request_meta(req), "plain", SILK_REF(plain));
   silk_buf_reset(&b);
   assert_int_equal(silk_heap_paths(e, SILK_REF(plain), 0, &b), 0);
-  assert_string_equal(b.ptr, "scheduler[somenastyspider].queue -> Request(pid=124).meta['plain'] -> "
-                             "Request(http://www.example.com/a/very/long/path/that/goes/on/...)\n");
+  char expect[512];
+  snprintf(expect, sizeof expect,
+           "scheduler[somenastyspider].queue -> Request(pid=124).meta['plain'] -> Request(%.57s...)\n",
+           plain->url);
+  assert_string_equal(b.ptr, expect);
 
   /* no root: say who holds it, or that nothing traversable does */
   silk_spider *sp = (silk_spider *)silk_ref_new(&silk_spider_class);
@@ -482,9 +492,14 @@ static void test_paths_from_roots(void **state) {
   assert_string_equal(b.ptr,
                       "Paths of a set of 3 objects, grouped by edges:\n"
                       " Count   % Path\n"
-                      "     2  67 scheduler[othernastyspider].queue -> Request.meta['referer'] -> "
+                      "     1  33 scheduler[somenastyspider].queue -> Request.meta['referer'] -> "
+                      "HtmlResponse\n"
+                      "     1  33 scheduler[othernastyspider].queue -> Request.meta['referer'] -> "
                       "HtmlResponse\n"
                       "     1  33 <no path from a root> -> HtmlResponse");
+  silk_buf_reset(&b);
+  assert_int_equal(silk_heap_set_paths(x0, 1, &b), 0);
+  assert_non_null(strstr(b.ptr, "grouped by edges (top 1 of 3):\n"));
   /* and the vias of a rooted snapshot name the root */
   silk_heap_partition *vias = silk_heap_partition_new(x, SILK_HEAP_BYVIA);
   assert_int_equal(row_named(vias, "'scheduler[somenastyspider].queue'", NULL).count, 1);
@@ -547,12 +562,14 @@ static void test_setref_and_diff(void **state) {
   int64_t lgrow = (int64_t)shallow(SILK_REF(l1)) - (int64_t)silk_list_class.size;
   snprintf(expect, sizeof expect,
            "Difference of two sets (A-B): 2 new, 1 gone. Count +1, size %+lld bytes.\n"
-           " Index    New   Gone   Count         Size Type\n"
-           "     0      1      0      +1 %+12lld Request\n"
-           "     1      0      0      +0 %+12lld list\n"
-           "     2      1      1      +0           +0 dict",
-           (long long)dsize, (long long)shallow(SILK_REF(req)), (long long)lgrow);
-  assert_string_equal(b.ptr, expect);
+           " Index    New   Gone   Count         Size Type\n",
+           (long long)dsize);
+  assert_true(!strncmp(b.ptr, expect, strlen(expect)));
+  snprintf(expect, sizeof expect, "      1      0      +1 %+12lld Request", (long long)shallow(SILK_REF(req)));
+  assert_non_null(strstr(b.ptr, expect));
+  snprintf(expect, sizeof expect, "      0      0      +0 %+12lld list", (long long)lgrow);
+  assert_non_null(strstr(b.ptr, expect));
+  assert_non_null(strstr(b.ptr, "\n     2      1      1      +0           +0 dict"));
   silk_buf_release(&b);
   SILK_DECREF(d);
   assert_int_equal(silk_heap_diff(h2, h1, SILK_HEAP_BYLIB, &d), SILK_EINVAL);
@@ -714,7 +731,9 @@ static void test_million_objects(void **state) {
   clock_gettime(CLOCK_MONOTONIC, &t0);
   silk_heap_partition *p = silk_heap_partition_new(x, SILK_HEAP_BYTYPE);
   silk_heap_set *x0;
-  assert_int_equal(silk_heap_partition_subset(p, 0, &x0), 0);
+  size_t ri;
+  row_named(p, "HtmlResponse", &ri);
+  assert_int_equal(silk_heap_partition_subset(p, (long)ri, &x0), 0);
   silk_heap_partition *v = silk_heap_partition_new(x0, SILK_HEAP_BYVIA);
   double part_ms = ms_since(t0);
   silk_heap_row r;
@@ -743,8 +762,10 @@ static void test_million_objects(void **state) {
   silk_buf_reset(&b);
   assert_int_equal(silk_heap_set_paths(x0, 0, &b), 0);
   double setpaths_ms = ms_since(t0);
-  assert_non_null(strstr(b.ptr, "333334 100 scheduler[bignastyspider].queue[?] ") ||
-                  strstr(b.ptr, "Path"));
+  assert_string_equal(b.ptr, "Paths of a set of 333334 objects, grouped by edges:\n"
+                             " Count   % Path\n"
+                             "333334 100 scheduler[bignastyspider].queue[*] -> "
+                             "Request.meta['referer'] -> HtmlResponse");
   silk_buf_release(&b);
 
   print_message("heap of %zu objects (%.1f MB silk bytes): snapshot %.0f ms keeping %.1f MB "

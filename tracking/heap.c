@@ -12,6 +12,8 @@
 #include "tracking/heap_internal.h"
 
 #include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <malloc.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -186,11 +188,13 @@ const char *silk__hv_edge(const hv_snap *s, uint32_t id) {
 
 /* ---- via labels: sorted sets of edge ids ------------------------------------------- */
 
-#define HV_MAX_LABEL_EDGES 8 /* an object's label names at most this many distinct edges */
 
 typedef struct build {
   hv_snap *s;
-  uint32_t *index; /* object index + 1 by pointer hash, 0 empty */
+  struct slot {
+    const silk_ref *ptr; /* NULL: empty; the pointer itself, so a probe costs one miss */
+    uint32_t idx;
+  } *index;
   uint32_t imask;
   uint32_t *queue;
   size_t qhead, qtail;
@@ -200,7 +204,15 @@ typedef struct build {
   uint32_t nlslots;
   int err;
   silk_buf tmp;
+  /* edges found but not applied yet: see the pipeline below */
+  struct pend {
+    const silk_ref *child;
+    uint32_t raw, via, parent, c;
+  } await_lookup[16], await_apply[16];
+  unsigned nlookup, hlookup, napply, happly;
 } build;
+
+#define PIPE 16
 
 static uint32_t seq_hash(const uint32_t *e, size_t k) {
   uint32_t h = 2166136261u;
@@ -307,11 +319,21 @@ static int add_via(build *b, hv_obj *o, uint32_t eid) {
 
 int silk__hv_via_text(const hv_snap *s, uint32_t via, silk_buf *out) {
   if (via == 0 || via >= s->nlabels) return 0;
+  /* the edges in text order, so a label reads the same in every snapshot */
+  const char *t[HV_MAX_LABEL_EDGES];
+  size_t n = 0;
+  for (uint32_t i = s->lab_off[via]; i < s->lab_off[via + 1] && n < HV_MAX_LABEL_EDGES; i++)
+    t[n++] = silk__hv_edge(s, s->lab_pool[i]);
+  for (size_t i = 1; i < n; i++)
+    for (size_t j = i; j > 0 && strcmp(t[j - 1], t[j]) > 0; j--) {
+      const char *x = t[j];
+      t[j] = t[j - 1];
+      t[j - 1] = x;
+    }
   int rc = 0;
-  for (uint32_t i = s->lab_off[via]; i < s->lab_off[via + 1] && !rc; i++) {
-    const char *t = silk__hv_edge(s, s->lab_pool[i]);
-    if (i > s->lab_off[via]) rc = silk_buf_puts(out, ", ");
-    if (!rc) rc = silk_buf_repr_str(out, t, strlen(t));
+  for (size_t i = 0; i < n && !rc; i++) {
+    if (i) rc = silk_buf_puts(out, ", ");
+    if (!rc) rc = silk_buf_repr_str(out, t[i], strlen(t[i]));
   }
   return rc;
 }
@@ -354,10 +376,8 @@ int silk__hv_root_text(const char *root, const char *edge, silk_buf *out) {
 /* ---- the build ----------------------------------------------------------------------- */
 
 static inline uint32_t lookup(const build *b, const silk_ref *p) {
-  for (uint32_t h = silk__hv_ptr_hash(p) & b->imask; b->index[h]; h = (h + 1) & b->imask) {
-    uint32_t i = b->index[h] - 1;
-    if (b->s->objs[i].ptr == p) return i;
-  }
+  for (uint32_t h = silk__hv_ptr_hash(p) & b->imask; b->index[h].ptr; h = (h + 1) & b->imask)
+    if (b->index[h].ptr == p) return b->index[h].idx;
   return HV_NONE;
 }
 
@@ -435,6 +455,7 @@ static int record_objects(build *b) {
     if (rc) return rc;
     bool response = s->cls[ci].flags & HV_CLS_RESPONSE;
     for (silk_ref *o = c->live_head; o && i < n; o = o->next, i++) {
+      if (o->next) __builtin_prefetch(o->next);
       hv_obj *r = &s->objs[i];
       size_t block = silk_alloc_size(o);
       size_t size = block + (c->owned_bytes ? c->owned_bytes(o) : 0);
@@ -464,9 +485,11 @@ static int record_objects(build *b) {
   if (!b->index || !b->queue) return SILK_ENOMEM;
   b->imask = nslots - 1;
   for (uint32_t k = 0; k < s->n; k++) {
+    if (k + 16 < s->n) __builtin_prefetch(&b->index[silk__hv_ptr_hash(s->objs[k + 16].ptr) & b->imask], 1);
     uint32_t h = silk__hv_ptr_hash(s->objs[k].ptr) & b->imask;
-    while (b->index[h]) h = (h + 1) & b->imask;
-    b->index[h] = k + 1;
+    while (b->index[h].ptr) h = (h + 1) & b->imask;
+    b->index[h].ptr = s->objs[k].ptr;
+    b->index[h].idx = k;
   }
   return 0;
 }
@@ -486,12 +509,62 @@ static void reach(build *b, uint32_t c, uint32_t parent, uint32_t pedge) {
   b->queue[b->qtail++] = c;
 }
 
+/* "[12]": a position in a list. */
+static bool is_index_edge(const char *e) {
+  if (e[0] != '[' || e[1] < '0' || e[1] > '9') return false;
+  for (e++; *e >= '0' && *e <= '9'; e++) {
+  }
+  return e[0] == ']' && e[1] == '\0';
+}
+
+/* The walk is bound by cache misses: one random read of the index per edge, one write
+ * of the child's record. So edges go through a short pipeline: the index slot is
+ * prefetched when the edge is found, looked up PIPE edges later (when the record is
+ * prefetched in turn), and applied PIPE edges after that. Edges are applied in the order
+ * they were found, so the walk stays breadth first. */
+static void apply_edge(build *b, const struct pend *e) {
+  int rc = add_via(b, &b->s->objs[e->c], e->via);
+  if (rc) b->err = rc;
+  else reach(b, e->c, e->parent, e->raw);
+}
+
+static void pipe_lookup_one(build *b) {
+  struct pend e = b->await_lookup[b->hlookup];
+  b->hlookup = (b->hlookup + 1) % PIPE;
+  b->nlookup--;
+  e.c = lookup(b, e.child);
+  if (e.c == HV_NONE) return;
+  __builtin_prefetch(&b->s->objs[e.c], 1);
+  if (b->napply == PIPE) {
+    apply_edge(b, &b->await_apply[b->happly]);
+    b->happly = (b->happly + 1) % PIPE;
+    b->napply--;
+  }
+  b->await_apply[(b->happly + b->napply++) % PIPE] = e;
+}
+
+static void pipe_push(build *b, const silk_ref *child, uint32_t raw, uint32_t via, uint32_t parent) {
+  __builtin_prefetch(&b->index[silk__hv_ptr_hash(child) & b->imask]);
+  if (b->nlookup == PIPE) pipe_lookup_one(b);
+  b->await_lookup[(b->hlookup + b->nlookup++) % PIPE] = (struct pend){child, raw, via, parent, 0};
+}
+
+static void pipe_flush(build *b) {
+  while (b->nlookup) pipe_lookup_one(b);
+  while (b->napply) {
+    apply_edge(b, &b->await_apply[b->happly]);
+    b->happly = (b->happly + 1) % PIPE;
+    b->napply--;
+  }
+}
+
 static int visit_child(silk_ref *child, const char *edge, void *arg) {
   visit_ctx *v = arg;
   build *b = v->b;
-  uint32_t c = lookup(b, child);
-  if (c == HV_NONE) return 0;
   if (!edge) edge = "";
+  /* list positions read "[*]": a long list is one via row and one path group, not one
+   * per position (obj.paths, which walks the live graph, still names the position) */
+  if (is_index_edge(edge)) edge = "[*]";
   size_t elen = strlen(edge);
   uint32_t raw, via;
   int rc = strtab_intern(&b->s->edges, edge, elen, &raw);
@@ -502,9 +575,8 @@ static int visit_child(silk_ref *child, const char *edge, void *arg) {
     if (!rc) rc = silk_buf_add(&b->tmp, edge, elen);
     if (!rc) rc = strtab_intern(&b->s->edges, b->tmp.ptr, b->tmp.len, &via);
   }
-  if (!rc) rc = add_via(b, &b->s->objs[c], via);
   if (rc) return b->err = rc;
-  reach(b, c, v->parent, raw);
+  pipe_push(b, child, raw, via, v->parent);
   return 0;
 }
 
@@ -525,7 +597,14 @@ static int visit_root(const char *root, silk_ref *obj, const char *edge, void *a
 /* Traverse every object in the queue (and what it reaches) once. */
 static int drain(build *b) {
   hv_snap *s = b->s;
-  while (b->qhead < b->qtail) {
+  char prefix[HV_MAX_FOLD + 1]; /* a copy: interning may move the edge texts */
+  while (b->qhead < b->qtail || b->nlookup || b->napply) {
+    if (b->qhead == b->qtail) {
+      pipe_flush(b);
+      if (b->err) return b->err;
+      continue;
+    }
+    if (b->qhead + 8 < b->qtail) __builtin_prefetch(s->objs[b->queue[b->qhead + 8]].ptr);
     uint32_t i = b->queue[b->qhead++];
     hv_obj *o = &s->objs[i];
     silk_ref *obj = o->ptr;
@@ -534,9 +613,12 @@ static int drain(build *b) {
     uint32_t via = hv_via(o);
     if ((s->cls[o->cls].flags & HV_CLS_CONTAINER) && via &&
         s->lab_off[via + 1] - s->lab_off[via] == 1) {
-      v.prefix = silk__hv_edge(s, s->lab_pool[s->lab_off[via]]);
-      v.plen = strlen(v.prefix);
-      if (v.plen > HV_MAX_FOLD) v.prefix = NULL;
+      const char *t = silk__hv_edge(s, s->lab_pool[s->lab_off[via]]);
+      v.plen = strlen(t);
+      if (v.plen <= HV_MAX_FOLD) {
+        memcpy(prefix, t, v.plen + 1);
+        v.prefix = prefix;
+      }
     }
     obj->cls->traverse(obj, visit_child, &v);
     if (b->err) return b->err;
@@ -619,7 +701,9 @@ static hv_snap *snap_take(silk_engine *e) {
     s->nspiders = 1;
     rc = record_objects(&b);
   }
+  if (getenv("HVT")) fprintf(stderr, "record %.0f ms\n", (silk_now_ns() - s->taken_ns) / 1e6);
   if (!rc) rc = walk_graph(&b, e);
+  if (getenv("HVT")) fprintf(stderr, "walk %.0f ms\n", (silk_now_ns() - s->taken_ns) / 1e6);
   build_release(&b);
   if (rc) {
     silk__hv_snap_decref(s);

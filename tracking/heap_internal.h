@@ -17,6 +17,7 @@
 #define HV_MAX_EDGES 65536u  /* distinct edge texts named; more share the "[...]" edge */
 #define HV_MAX_LABELS 65536u /* distinct via labels; more share the "[...]" label */
 #define HV_MAX_FOLD 120      /* longest edge text a container folds into its children */
+#define HV_MAX_LABEL_EDGES 8 /* an object's via names at most this many distinct edges */
 
 enum { HV_AGE_LT1S, HV_AGE_1_10S, HV_AGE_10_60S, HV_AGE_1_10MIN, HV_AGE_GT10MIN, HV_NAGE };
 enum { HV_ST_QUEUED, HV_ST_INFLIGHT, HV_ST_INCALLBACK, HV_ST_DONE, HV_ST_OTHER, HV_NSTATE };

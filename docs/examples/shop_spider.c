@@ -35,7 +35,7 @@ static int parse(silk_spider *spider, silk_response *response, silk_output *out)
   return 0;
 }
 
-silk_spider_def silk_spider = {
+silk_spider_def silk_module_spider = {
     .name = "shop",
     .description = "example: every product of the demo shop",
     .parse = parse,
