@@ -46,6 +46,7 @@ struct xfer {
   xfer *next;         /* slot queue */
   xfer *aprev, *anext; /* transferring list */
   struct curl_slist *hdrs;
+  struct curl_slist *proxy_hdrs; /* only ever sent to the proxy, never through a tunnel */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -288,6 +289,7 @@ static void xfer_free(xfer *x) {
   silk_buf_release(&x->body);
   silk_headers_release(&x->headers);
   curl_slist_free_all(x->hdrs);
+  curl_slist_free_all(x->proxy_hdrs);
   silk_ref_decref(&x->req->base);
   silk_free(x);
 }
@@ -416,12 +418,14 @@ static int start(xfer *x) {
       curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, hd->value);
       continue;
     }
+    bool to_proxy = !strcasecmp(hd->name, "Proxy-Authorization");
+    struct curl_slist **list = to_proxy ? &x->proxy_hdrs : &x->hdrs;
     silk_buf line = SILK_BUF_INIT;
     rc = silk_buf_printf(&line, "%s: %s", hd->name, hd->value);
-    struct curl_slist *l = rc ? NULL : curl_slist_append(x->hdrs, line.ptr);
+    struct curl_slist *l = rc ? NULL : curl_slist_append(*list, line.ptr);
     silk_buf_release(&line);
     if (!rc && !l) rc = SILK_ENOMEM;
-    if (l) x->hdrs = l;
+    if (l) *list = l;
   }
   if (!rc && !silk_headers_get(&req->headers, "Expect")) {
     struct curl_slist *l = curl_slist_append(x->hdrs, "Expect:");
@@ -429,6 +433,12 @@ static int start(xfer *x) {
   }
   if (rc) return rc;
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->hdrs);
+  if (x->proxy_hdrs) {
+    /* separate header lists: Proxy-Authorization must not reach the origin server
+     * through a CONNECT tunnel */
+    curl_easy_setopt(h, CURLOPT_HEADEROPT, CURLHEADER_SEPARATE);
+    curl_easy_setopt(h, CURLOPT_PROXYHEADER, x->proxy_hdrs);
+  }
   if (!strcmp(req->method, "HEAD")) {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else if (!strcmp(req->method, "POST")) {

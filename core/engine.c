@@ -457,7 +457,7 @@ static void scrape(silk_crawl *c, silk_response *resp) {
 /* ---- the download path ----------------------------------------------------------- */
 
 static void request_finished(silk_crawl *c) {
-  c->inprogress--;
+  if (c->inprogress) c->inprogress--; /* a forced close may already have zeroed it */
   silk__engine_wakeup(c->engine);
 }
 

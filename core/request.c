@@ -171,8 +171,14 @@ silk_request *silk_request_copy(const silk_request *src) {
   int rc = silk_request_set_method(r, src->method);
   if (!rc) rc = silk_headers_copy(&r->headers, &src->headers);
   if (!rc && src->body) rc = silk_request_set_body(r, src->body, src->body_len);
-  if (!rc && src->meta) rc = silk_dict_update(silk_request_meta(r), src->meta);
-  if (!rc && src->cb_kwargs) rc = silk_dict_update(silk_request_cb_kwargs(r), src->cb_kwargs);
+  if (!rc && src->meta) {
+    silk_dict *m = silk_request_meta(r);
+    rc = m ? silk_dict_update(m, src->meta) : SILK_ENOMEM;
+  }
+  if (!rc && src->cb_kwargs) {
+    silk_dict *k = silk_request_cb_kwargs(r);
+    rc = k ? silk_dict_update(k, src->cb_kwargs) : SILK_ENOMEM;
+  }
   if (rc) {
     silk_ref_decref(&r->base);
     return NULL;

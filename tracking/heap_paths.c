@@ -171,23 +171,31 @@ typedef struct bfs {
   silk_ref *target;
   pnode *nodes;
   size_t n, cap;
-  uint32_t *slots;
+  struct bslot {
+    silk_ref *obj; /* NULL: empty */
+    uint32_t node;
+  } *slots;
   uint32_t nslots;
   uint32_t cur, rootk;
   presult *res;
   size_t nres, max;
   int err;
+  /* children found but not looked up yet (see the snapshot's walk in heap.c: the same
+   * prefetch-then-look-up pipeline, so the walk is not one cache miss per edge) */
+  pnode pend[16];
+  unsigned npend, hpend;
 } bfs;
 
-static int bfs_rehash(bfs *b) {
-  uint32_t ns = b->nslots ? b->nslots * 2 : 1024;
-  uint32_t *slots = silk__hv_alloc(ns * sizeof *slots);
+#define BFS_PIPE 16
+
+static int bfs_rehash(bfs *b, uint32_t ns) {
+  struct bslot *slots = silk__hv_alloc((size_t)ns * sizeof *slots);
   if (!slots) return SILK_ENOMEM;
-  memset(slots, 0, ns * sizeof *slots);
+  memset(slots, 0, (size_t)ns * sizeof *slots);
   for (size_t i = 0; i < b->n; i++) {
     uint32_t h = silk__hv_ptr_hash(b->nodes[i].obj) & (ns - 1);
-    while (slots[h]) h = (h + 1) & (ns - 1);
-    slots[h] = (uint32_t)i + 1;
+    while (slots[h].obj) h = (h + 1) & (ns - 1);
+    slots[h] = (struct bslot){b->nodes[i].obj, (uint32_t)i};
   }
   silk__hv_free(b->slots);
   b->slots = slots;
@@ -195,16 +203,15 @@ static int bfs_rehash(bfs *b) {
   return 0;
 }
 
-/* Add obj as a node unless seen; objects that hold nothing are not worth a node. */
-static int bfs_add(bfs *b, silk_ref *obj, uint32_t parent, uint32_t rootk) {
-  if (!obj->cls->traverse || silk__hv_hidden(obj->cls)) return 0;
+/* Add a node for obj unless it has one. */
+static int bfs_insert(bfs *b, const pnode *p) {
   if (b->n * 2 >= b->nslots) {
-    int rc = bfs_rehash(b);
+    int rc = bfs_rehash(b, b->nslots * 2);
     if (rc) return rc;
   }
-  uint32_t mask = b->nslots - 1, h = silk__hv_ptr_hash(obj) & mask;
-  for (; b->slots[h]; h = (h + 1) & mask)
-    if (b->nodes[b->slots[h] - 1].obj == obj) return 0;
+  uint32_t mask = b->nslots - 1, h = silk__hv_ptr_hash(p->obj) & mask;
+  for (; b->slots[h].obj; h = (h + 1) & mask)
+    if (b->slots[h].obj == p->obj) return 0;
   if (b->n == b->cap) {
     size_t nc = b->cap ? b->cap * 2 : 1024;
     if (nc > UINT32_MAX - 1) return SILK_ETOOBIG;
@@ -213,8 +220,31 @@ static int bfs_add(bfs *b, silk_ref *obj, uint32_t parent, uint32_t rootk) {
     b->nodes = nodes;
     b->cap = nc;
   }
-  b->nodes[b->n] = (pnode){obj, parent, rootk};
-  b->slots[h] = (uint32_t)++b->n;
+  b->nodes[b->n] = *p;
+  b->slots[h] = (struct bslot){p->obj, (uint32_t)b->n++};
+  return 0;
+}
+
+static int bfs_flush(bfs *b) {
+  while (b->npend && !b->err) {
+    b->err = bfs_insert(b, &b->pend[b->hpend]);
+    b->hpend = (b->hpend + 1) % BFS_PIPE;
+    b->npend--;
+  }
+  return b->err;
+}
+
+/* Queue obj for a node; objects that hold nothing are not worth one. */
+static int bfs_add(bfs *b, silk_ref *obj, uint32_t parent, uint32_t rootk) {
+  if (!obj->cls->traverse || silk__hv_hidden(obj->cls)) return 0;
+  __builtin_prefetch(&b->slots[silk__hv_ptr_hash(obj) & (b->nslots - 1)]);
+  if (b->npend == BFS_PIPE) {
+    int rc = bfs_insert(b, &b->pend[b->hpend]);
+    if (rc) return rc;
+    b->hpend = (b->hpend + 1) % BFS_PIPE;
+    b->npend--;
+  }
+  b->pend[(b->hpend + b->npend++) % BFS_PIPE] = (pnode){obj, parent, rootk};
   return 0;
 }
 
@@ -243,14 +273,22 @@ static int bfs_child(silk_ref *child, const char *edge, void *arg) {
 }
 
 static int bfs_run(bfs *b, silk_engine *e) {
+  /* size the visited table for the whole heap up front: no rehash on the way */
+  uint32_t ns = 1024;
+  size_t live = silk_ref_live_total();
+  while (ns < 2 * live && ns < (1u << 31)) ns *= 2;
+  int rc = bfs_rehash(b, ns);
+  if (rc) return rc;
   if (e) silk_engine_visit_roots(e, bfs_root, b);
-  if (b->err || b->nres) return b->err;
+  if (bfs_flush(b) || b->nres) return b->err;
   size_t level_end = b->n;
-  for (size_t i = 0; i < b->n; i++) {
-    if (i == level_end) {
-      if (b->nres) break;
+  for (size_t i = 0;; i++) {
+    if (i == level_end) { /* a level is done: its children are the next one */
+      if (bfs_flush(b)) return b->err;
+      if (b->nres || i == b->n) break;
       level_end = b->n;
     }
+    if (i + 4 < b->n) __builtin_prefetch(b->nodes[i + 4].obj);
     b->cur = (uint32_t)i;
     silk_ref *obj = b->nodes[i].obj;
     obj->cls->traverse(obj, bfs_child, b);
