@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/value.h"
 #include "tracking/alloc.h"
 
 static silk_class *registry_head, *registry_tail;
@@ -144,4 +145,26 @@ void silk__ref_disown_spider(silk_spider *spider) {
     for (silk_ref *o = c->live_head; o; o = o->next)
       if (o->spider == spider) o->spider = NULL;
   if (current_spider == spider) current_spider = NULL;
+}
+
+const char *silk_ref_state_name(const silk_ref *o) {
+  switch (o->flags & SILK_REF_STATE_MASK) {
+  case SILK_REF_QUEUED: return "queued";
+  case SILK_REF_INFLIGHT: return "in flight";
+  case SILK_REF_INCALLBACK: return "in callback";
+  case SILK_REF_DONE: return "done";
+  default: return NULL;
+  }
+}
+
+int silk_ref_generic_getattr(silk_ref *o, const char *name, silk_value *out) {
+  if (!strcmp(name, "spider")) {
+    /* the spider object's base is its first member, like every tracked object */
+    *out = o->spider ? silk_value_ref((silk_ref *)o->spider) : SILK_NONE;
+    return 0;
+  }
+  if (!strcmp(name, "age")) return *out = SILK_FLOAT(silk_ref_age(o)), 0;
+  if (!strcmp(name, "refcount")) return *out = SILK_INT(o->refcnt), 0;
+  if (!strcmp(name, "state")) return silk_value_cstr(out, silk_ref_state_name(o));
+  return SILK_EATTR;
 }

@@ -105,6 +105,13 @@ silk_spider *silk_ref_current_spider(void);
 void silk_ref_set_tracking(bool on);
 bool silk_ref_tracking(void);
 
+/* Attributes every tracked object has in the console, whatever its class: spider (owner
+ * or None), age (seconds), refcount, state ('queued', 'in flight', 'in callback', 'done'
+ * or None). Classes fall back to it when their own getattr says SILK_EATTR. */
+int silk_ref_generic_getattr(silk_ref *obj, const char *name, silk_value *out);
+/* Name of an object's lifecycle state, or NULL when the engine never set one. */
+const char *silk_ref_state_name(const silk_ref *obj);
+
 /* Iterate classes that have ever had an object: pass NULL first. */
 silk_class *silk_class_next(silk_class *prev);
 /* First registered class with that name, or NULL. */

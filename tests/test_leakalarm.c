@@ -140,6 +140,20 @@ static void test_quiet_on_a_single_burst(void **state) {
   assert_int_equal(k.suspect, 0);
 }
 
+/* a spider that schedules thousands of requests at once, then drains them slowly */
+static void queue_burst(double t, silk_leak_sample *x) {
+  int64_t q = t < 1 ? 0 : 5000 - (int64_t)(30 * t);
+  x->live = 3 + q;
+  x->queued = q;
+  x->oldest_age = t;
+}
+
+static void test_queue_burst_is_queue_growth(void **state) {
+  tally k = run(queue_burst, 150, 5);
+  assert_int_equal(k.suspect, 0);
+  assert_int_equal(k.queue, 1);
+}
+
 static void test_fires_once_not_repeatedly(void **state) {
   /* ten windows of the same leak: one warning */
   tally k = run(leak, 600, 5);
@@ -192,6 +206,7 @@ int main(void) {
       cmocka_unit_test(test_quiet_below_min_growth),
       cmocka_unit_test(test_quiet_when_oldest_is_replaced),
       cmocka_unit_test(test_quiet_on_a_single_burst),
+      cmocka_unit_test(test_queue_burst_is_queue_growth),
       cmocka_unit_test(test_fires_once_not_repeatedly),
       cmocka_unit_test(test_assess_needs_a_covered_window),
       cmocka_unit_test(test_history_stays_bounded),

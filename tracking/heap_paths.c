@@ -8,6 +8,7 @@
 #include "tracking/heap_internal.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,8 +278,10 @@ static int bfs_run(bfs *b, silk_engine *e) {
   uint32_t ns = 1024;
   size_t live = silk_ref_live_total();
   while (ns < 2 * live && ns < (1u << 31)) ns *= 2;
+  uint64_t t0 = silk_now_ns();
   int rc = bfs_rehash(b, ns);
   if (rc) return rc;
+  if (getenv("HVT")) fprintf(stderr, "alloc %.1f ms\n", (silk_now_ns() - t0) / 1e6);
   if (e) silk_engine_visit_roots(e, bfs_root, b);
   if (bfs_flush(b) || b->nres) return b->err;
   size_t level_end = b->n;
@@ -295,6 +298,7 @@ static int bfs_run(bfs *b, silk_engine *e) {
     if (b->err) return b->err;
     if (b->nres >= b->max) break;
   }
+  if (getenv("HVT")) fprintf(stderr, "bfs %.1f ms nodes %zu\n", (silk_now_ns() - t0) / 1e6, b->n);
   return 0;
 }
 

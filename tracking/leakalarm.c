@@ -64,16 +64,17 @@ silk_leak_verdict silk_leak_assess(const silk_leak_sample *v, size_t n, const si
   };
   if (out) *out = f;
   if (growth < p->min_growth || growth <= 0) return SILK_LEAK_NONE;
-  /* sustained: it grew in both halves of the window, not in one burst that may settle */
-  if (!(mid->live > first->live && last->live > mid->live)) return SILK_LEAK_NONE;
 
   silk_leak_verdict verdict = SILK_LEAK_NONE;
   bool held = f.held_growth >= p->min_growth && f.held_growth * 2 >= growth;
+  /* sustained: it grew in both halves of the window, not in one burst that may settle */
+  bool sustained = mid->live > first->live && last->live > mid->live;
   /* the oldest object stayed: its age grew with the clock over both halves */
   bool stuck = last->oldest_age - first->oldest_age >= AGE_TRACKS_CLOCK * span &&
                mid->oldest_age - first->oldest_age >= AGE_TRACKS_CLOCK * (mid->t - first->t) &&
                last->oldest_age >= AGE_TRACKS_CLOCK * span;
-  if (held && stuck) verdict = SILK_LEAK_SUSPECT;
+  if (held && sustained && stuck) verdict = SILK_LEAK_SUSPECT;
+  /* a queue that grew, even in one burst of start requests, is only worth an INFO line */
   else if (!held && f.queued_growth >= p->min_growth) verdict = SILK_LEAK_QUEUE;
   f.verdict = verdict;
   if (out) *out = f;
