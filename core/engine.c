@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/internal.h"
+#include "core/jobdir.h"
 #include "core/item.h"
 #include "core/log.h"
 #include "core/response.h"
@@ -309,15 +310,22 @@ int silk_output_follow(silk_output *out, silk_response *response, const char *hr
 
 /* ---- scheduling ------------------------------------------------------------------ */
 
+/* A graceful close still runs the callbacks of what is in flight, and what they emit is
+ * queued (and saved with JOBDIR) though no longer pulled. */
+static bool accepting(const silk_crawl *c) {
+  return c->state == CRAWL_OPEN || (c->state == CRAWL_CLOSING && !c->force_close);
+}
+
 static void schedule(silk_crawl *c, silk_request *req) {
   silk_engine *e = c->engine;
-  if (c->state != CRAWL_OPEN) {
+  if (!accepting(c)) {
     silk_ref_decref(&req->base);
     return;
   }
   silk_signal_args a = {.signal = SILK_SIG_REQUEST_SCHEDULED, .spider = c->spider, .request = req};
   int drop = silk_signal_send(e, &a);
   int rc = drop ? 0 : silk_scheduler_push(c->scheduler, req);
+  if (rc == 1) silk_jobdir_enqueued(c->job, req);
   if (rc == 0) {
     a.signal = SILK_SIG_REQUEST_DROPPED;
     a.reason = drop ? "request_scheduled handler" : "duplicate";
@@ -376,7 +384,7 @@ static void call_spider(silk_crawl *c, silk_response *resp) {
     res.response = NULL;
   }
   silk_request *req = resp->request;
-  if (!skip && c->state == CRAWL_OPEN) {
+  if (!skip && accepting(c)) {
     silk_parse_fn fn = req && req->callback.fn ? req->callback.fn : s->def->parse;
     const char *name = req && req->callback.fn ? req->callback.name
                        : s->def->parse_name ? s->def->parse_name : "parse";
@@ -388,6 +396,7 @@ static void call_spider(silk_crawl *c, silk_response *resp) {
       if (rc) spider_error(c, resp, name, rc);
     }
   }
+  if (req) silk_jobdir_done(c->job, req); /* after the E records of what it emitted */
   /* from here on, anything still holding these is holding a finished object */
   resp->base.flags = (uint16_t)((resp->base.flags & ~SILK_REF_STATE_MASK) | SILK_REF_DONE);
   if (req) req->base.flags = (uint16_t)((req->base.flags & ~SILK_REF_STATE_MASK) | SILK_REF_DONE);
@@ -456,13 +465,16 @@ static void scrape(silk_crawl *c, silk_response *resp) {
 
 /* ---- the download path ----------------------------------------------------------- */
 
-static void request_finished(silk_crawl *c) {
+/* A request leaves the engine. `final`: it will not come back (handled, dropped or
+ * failed for good), so JOBDIR can forget it; a cancelled one must be kept. */
+static void request_finished(silk_crawl *c, silk_request *req, bool final) {
   if (c->inprogress) c->inprogress--; /* a forced close may already have zeroed it */
+  if (final && req) silk_jobdir_done(c->job, req);
   silk__engine_wakeup(c->engine);
 }
 
 static void call_errback(silk_crawl *c, silk_request *req, int err, const char *msg) {
-  if (!req->errback.fn || c->state != CRAWL_OPEN) return;
+  if (!req->errback.fn || !accepting(c)) return;
   silk_spider *prev;
   spider_call_begin(c, &prev);
   silk_output out = {c, NULL};
@@ -494,7 +506,7 @@ static void response_chain(silk_crawl *c, silk_request *req, silk_response *resp
                  m->def->cls.name, res.reason);
     else SILK_DECREF(res.request);
     if (v == SILK_DROP) call_errback(c, req, SILK_EDROPPED, res.reason);
-    request_finished(c);
+    request_finished(c, req, true);
     return;
   }
   c->inprogress--;
@@ -522,7 +534,7 @@ void silk__engine_download_done(silk_crawl *c, silk_request *req, silk_response 
     if (v == SILK_REPLACE && res.request) {
       SILK_DECREF(res.response);
       schedule(c, res.request);
-      request_finished(c);
+      request_finished(c, req, true);
       return;
     }
     if ((v == SILK_RESPOND || v == SILK_REPLACE) && res.response) {
@@ -536,7 +548,7 @@ void silk__engine_download_done(silk_crawl *c, silk_request *req, silk_response 
     SILK_ERROR("scraper", "Error downloading <%s %s>: %s", req->method, req->url, msg);
     call_errback(c, req, err, msg);
   }
-  request_finished(c);
+  request_finished(c, req, err != SILK_ECLOSED);
 }
 
 /* Run process_request from req->mw_pos; takes req. */
@@ -561,8 +573,8 @@ static void request_chain(silk_crawl *c, silk_request *req) {
       continue;
     case SILK_REPLACE:
       if (res.request) schedule(c, res.request);
+      request_finished(c, req, true);
       silk_ref_decref(&req->base);
-      request_finished(c);
       return;
     case SILK_DROP:
       SILK_DEBUG("downloadermw", "Dropped <%s %s> in %s: %s", req->method, req->url,
@@ -571,8 +583,8 @@ static void request_chain(silk_crawl *c, silk_request *req) {
                                                       .spider = c->spider, .request = req,
                                                       .reason = res.reason});
       call_errback(c, req, SILK_EDROPPED, res.reason);
+      request_finished(c, req, true);
       silk_ref_decref(&req->base);
-      request_finished(c);
       return;
     }
   }
@@ -581,7 +593,7 @@ static void request_chain(silk_crawl *c, silk_request *req) {
   int rc = silk__downloader_fetch(c->downloader, req, NULL, NULL);
   if (rc) {
     SILK_ERROR("engine", "cannot download <%s %s>: %s", req->method, req->url, silk_strerror(rc));
-    request_finished(c);
+    request_finished(c, req, true);
   }
   silk_ref_decref(&req->base);
 }
@@ -595,8 +607,8 @@ void silk_engine_resume_request(silk_spider *spider, silk_request *req, silk_ver
       SILK_DECREF(res->request);
       SILK_DECREF(res->response);
     }
+    if (c->state != CRAWL_CLOSED) request_finished(c, req, false);
     silk_ref_decref(&req->base);
-    if (c->state != CRAWL_CLOSED) request_finished(c);
     return;
   }
   silk_mw_result empty = {0};
@@ -615,8 +627,8 @@ void silk_engine_resume_request(silk_spider *spider, silk_request *req, silk_ver
     SILK_DEBUG("downloadermw", "Dropped <%s %s>: %s", req->method, req->url, res->reason);
     call_errback(c, req, SILK_EDROPPED, res->reason);
   }
+  request_finished(c, req, true);
   silk_ref_decref(&req->base);
-  request_finished(c);
 }
 
 int silk_engine_fetch(silk_spider *spider, silk_request *req, silk_fetch_fn done, void *data) {
@@ -648,6 +660,9 @@ static int open_spider(silk_crawl *c) {
   silk_stats_set_str(s->stats, "start_time", ts);
   c->scheduler = silk_scheduler_new(s->stats, silk_settings_get_bool(s->settings, "DUPEFILTER_DEBUG"));
   if (!c->scheduler) rc = SILK_ENOMEM;
+  size_t resumed = 0;
+  const char *jobdir = silk_settings_get_str(s->settings, "JOBDIR");
+  if (!rc && jobdir && *jobdir) rc = silk_jobdir_open(s, jobdir, c->scheduler, &c->job, &resumed);
   /* the spider's open hook may still adjust its settings (CONNECT_TO for virtual hosts) */
   if (!rc && s->def->open) rc = s->def->open(s);
   c->max_active = silk_settings_get_int(s->settings, "CONCURRENT_REQUESTS");
@@ -670,7 +685,10 @@ static int open_spider(silk_crawl *c) {
   SILK_INFO("engine", "Spider opened: %s", s->name);
   silk_signal_send(e, &(silk_signal_args){.signal = SILK_SIG_SPIDER_OPENED, .spider = s});
   silk_output out = {c, NULL};
-  if (s->def->start_requests) {
+  if (resumed) {
+    /* the queue came back from JOBDIR: the start requests were made in an earlier run */
+    SILK_INFO("engine", "Resuming crawl of %s (%zu requests scheduled)", s->name, resumed);
+  } else if (s->def->start_requests) {
     rc = s->def->start_requests(s, &out);
     if (rc)
       SILK_ERROR("engine", "start_requests of %s failed: %s", s->name,
@@ -710,6 +728,10 @@ static void finalize_spider(silk_crawl *c) {
   silk_spider *s = c->spider, *prev;
   spider_call_begin(c, &prev);
   const char *reason = c->close_reason ? c->close_reason : "finished";
+  /* compact only when nothing is in flight: a cancelled transfer's request must stay in
+   * the log, and only the scheduler's queue would be written back */
+  silk_jobdir_close(c->job, c->inprogress || c->scraper_active ? NULL : c->scheduler);
+  c->job = NULL;
   if (c->scheduler) silk_scheduler_clear(c->scheduler);
   if (c->downloader) {
     silk__downloader_free(c->downloader);
@@ -794,8 +816,10 @@ static void pump_cb(uv_idle_t *h) {
 
 static void heartbeat_cb(uv_timer_t *t) {
   silk_engine *e = t->data;
-  for (silk_crawl *c = e->crawls; c; c = c->next)
+  for (silk_crawl *c = e->crawls; c; c = c->next) {
     if (c->downloader) silk__downloader_gc(c->downloader, 60.0);
+    silk_jobdir_sync(c->job);
+  }
   silk__engine_wakeup(e);
 }
 

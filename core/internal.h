@@ -51,6 +51,7 @@ typedef struct silk_crawl {
   uint64_t start_ns;
   int64_t max_active;    /* CONCURRENT_REQUESTS */
   bool parse_in_pool;
+  struct silk_jobdir *job; /* JOBDIR persistence, NULL without it */
   struct silk_crawl *next;
 } silk_crawl;
 

@@ -43,6 +43,7 @@ struct silk_request {
   /* engine bookkeeping */
   int mw_pos;            /* next downloader middleware for a resumed chain */
   uint64_t enqueued_ns;  /* when it entered the scheduler */
+  uint64_t job_id;       /* JOBDIR record of this request, 0 when not persisted */
 };
 
 extern silk_class silk_request_class;

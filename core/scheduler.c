@@ -225,3 +225,9 @@ int silk_scheduler_visit(silk_scheduler *s, silk_visit_fn visit, void *arg) {
   }
   return 0;
 }
+
+void silk_scheduler_visit_seen(const silk_scheduler *s, void (*fn)(const uint8_t fp[16], void *arg),
+                               void *arg) {
+  for (size_t i = 0; i < s->seen.cap; i++)
+    if (memcmp(s->seen.slots[i], zero16, 16)) fn(s->seen.slots[i], arg);
+}

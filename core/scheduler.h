@@ -24,6 +24,9 @@ size_t silk_scheduler_seen(const silk_scheduler *s);
 bool silk_scheduler_was_seen(const silk_scheduler *s, const silk_request *req);
 /* Record a fingerprint as seen without queueing (JOBDIR resume). */
 int silk_scheduler_mark_seen(silk_scheduler *s, const uint8_t fp[16]);
+/* Call fn for every fingerprint the dupefilter holds (JOBDIR compaction). */
+void silk_scheduler_visit_seen(const silk_scheduler *s, void (*fn)(const uint8_t fp[16], void *arg),
+                               void *arg);
 /* Drop every queued request (spider closing). */
 void silk_scheduler_clear(silk_scheduler *s);
 /* Heap bytes of the queue and of the dupefilter, for the bytes-per-request figures. */

@@ -22,6 +22,7 @@ static void spider_destroy(silk_ref *self) {
   silk_ref_decref((silk_ref *)s->stats);
   silk_ref_decref((silk_ref *)s->start_urls);
   silk_ref_decref((silk_ref *)s->allowed_domains);
+  silk_ref_decref((silk_ref *)s->jobstate);
 }
 
 static int spider_traverse(silk_ref *self, silk_visit_fn visit, void *arg) {
@@ -31,6 +32,7 @@ static int spider_traverse(silk_ref *self, silk_visit_fn visit, void *arg) {
   if (!rc && s->stats) rc = visit((silk_ref *)s->stats, ".stats", arg);
   if (!rc && s->start_urls) rc = visit((silk_ref *)s->start_urls, ".start_urls", arg);
   if (!rc && s->allowed_domains) rc = visit((silk_ref *)s->allowed_domains, ".allowed_domains", arg);
+  if (!rc && s->jobstate) rc = visit((silk_ref *)s->jobstate, ".jobstate", arg);
   return rc;
 }
 

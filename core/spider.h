@@ -27,6 +27,10 @@ struct silk_spider_def {
   void (*close)(silk_spider *spider, const char *reason);
   const int *handle_httpstatus_list;       /* non-2xx statuses the callbacks want, 0-terminated */
   const char *http_user, *http_pass;       /* HttpAuthMiddleware credentials (or -a http_user=) */
+  /* Named callbacks, {0}-terminated: with JOBDIR a queued request is saved with its
+   * callback's name and found here again on resume (parse needs no entry). */
+  const silk_callback *callbacks;
+  const silk_errback *errbacks;
   size_t state_size;                       /* zeroed bytes at spider->state */
   silk_component_def *const *components;   /* extra components, NULL-terminated */
 };
@@ -42,6 +46,7 @@ struct silk_spider {
   silk_list *allowed_domains; /* strings */
   char *http_user, *http_pass; /* optional, for HttpAuthMiddleware */
   void *state;
+  silk_dict *jobstate; /* Scrapy's spider.state: kept in JOBDIR/spider.state across runs */
   silk_engine *engine;
   struct silk_crawl *crawl; /* engine-private runtime */
 };

@@ -48,6 +48,9 @@ static int parse_product(silk_spider *spider, silk_response *response, silk_outp
 
 static int open_catalog(silk_spider *spider) { return silk_demo_connect(spider, VHOST); }
 
+/* named, so JOBDIR can save queued requests with their callback */
+static const silk_callback callbacks[] = {SILK_CALLBACK(parse), SILK_CALLBACK(parse_product), {0}};
+
 static const char *const start_urls[] = {"http://" VHOST "/", NULL};
 static const char *const allowed[] = {VHOST, NULL};
 
@@ -58,5 +61,6 @@ silk_spider_def silk_catalog_spider = {
     .start_urls = start_urls,
     .allowed_domains = allowed,
     .parse = parse,
+    .callbacks = callbacks,
     .open = open_catalog,
 };

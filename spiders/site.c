@@ -27,13 +27,15 @@
 #pragma weak deflateInit2_
 #pragma weak deflate
 #pragma weak deflateEnd
+#pragma weak crc32
+#pragma weak crc32_combine
 
 #define HEAD_MAX (64 * 1024)   /* request line + headers; beyond: 431 */
 #define BODY_MAX (1024 * 1024) /* request bodies are read and dropped; beyond: 413 */
 #define TARGET_MAX 8192        /* longer request targets: 414 */
 #define MAX_HEADERS 100
-#define LINGER_MS 2000       /* how long a closing connection waits for the client's FIN */
-#define PATTERN_SIZE 65536   /* the text streamed by /test/big and compressed by /test/gzip */
+#define LINGER_MS 2000        /* how long a closing connection waits for the client's FIN */
+#define PATTERN_SIZE 65536    /* the text streamed by /test/big and compressed by /test/gzip */
 #define KEEP_BUF (256 * 1024) /* response buffers larger than this are freed after use */
 
 static const char text_type[] = "text/plain; charset=utf-8";
@@ -80,14 +82,14 @@ typedef struct conn {
   int state;
   int open_handles; /* freed when both handles have closed */
   bool keep_alive;
-  bool eof;          /* the client has finished sending */
-  size_t scanned;    /* bytes of `in` already searched for the end of the head */
-  silk_buf in;       /* received, not yet handled */
-  silk_buf head;     /* status line and headers of the response in flight */
-  silk_buf body;     /* its body, unless ext or streaming */
-  silk_buf scratch;  /* the request's headers as text */
-  silk_buf reqhead;  /* a copy of the request head, parsed in place */
-  const char *ext;   /* body owned by the site (bomb cache) */
+  bool eof;         /* the client has finished sending */
+  size_t scanned;   /* bytes of `in` already searched for the end of the head */
+  silk_buf in;      /* received, not yet handled */
+  silk_buf head;    /* status line and headers of the response in flight */
+  silk_buf body;    /* its body, unless ext or streaming */
+  silk_buf scratch; /* the request's headers as text */
+  silk_buf reqhead; /* a copy of the request head, parsed in place */
+  const char *ext;  /* body owned by the site (bomb cache) */
   size_t ext_len;
   uint64_t stream_left; /* pattern bytes still to write (/test/big) */
   char peer[INET6_ADDRSTRLEN];
@@ -107,8 +109,8 @@ struct silk_site {
   uv_mutex_t mu; /* guards hits and total: tests read them from other threads */
   hit_entry *hits;
   long total;
-  flaky_entry *flaky; /* loop thread only */
-  bomb_entry *bombs;  /* loop thread only */
+  flaky_entry *flaky;   /* loop thread only */
+  bomb_entry *bombs;    /* loop thread only */
   char rbuf[64 * 1024]; /* one read buffer: reads on one loop never overlap */
 };
 
@@ -130,15 +132,16 @@ typedef struct resp {
   int status;
   const char *ctype;
   silk_buf *body;
-  silk_buf hdrs;        /* extra header lines, each ending in \r\n */
-  const char *ext;      /* body owned by the site */
+  silk_buf hdrs;   /* extra header lines, each ending in \r\n */
+  const char *ext; /* body owned by the site */
   size_t ext_len;
-  uint64_t stream;      /* body streamed from the pattern, this many bytes */
+  uint64_t stream; /* body streamed from the pattern, this many bytes */
   uint64_t delay_ms;
   bool hang;
 } resp;
 
 static char pattern[PATTERN_SIZE];
+static const unsigned char zero_block[PATTERN_SIZE];
 static uv_once_t pattern_once = UV_ONCE_INIT;
 
 /* 64-byte numbered lines: readable in a terminal, and a truncation shows where. */
@@ -158,8 +161,10 @@ static void start_write(conn *c);
 /* One timer per connection serves both waits a connection can be in. */
 static void on_timer(uv_timer_t *t) {
   conn *c = t->data;
-  if (c->state == C_DELAY) start_write(c);
-  else if (c->state == C_LINGER) conn_close(c);
+  if (c->state == C_DELAY)
+    start_write(c);
+  else if (c->state == C_LINGER)
+    conn_close(c);
 }
 
 /* ---- small helpers ------------------------------------------------------------------ */
@@ -208,13 +213,16 @@ static const char *header(const req *r, const char *name) {
 static bool has_token(const char *v, const char *token) {
   size_t n = strlen(token);
   while (v && *v) {
-    while (*v == ' ' || *v == '\t' || *v == ',') v++;
+    while (*v == ' ' || *v == '\t' || *v == ',')
+      v++;
     const char *end = v;
-    while (*end && *end != ',' && *end != ';' && *end != ' ') end++;
+    while (*end && *end != ',' && *end != ';' && *end != ' ')
+      end++;
     if ((size_t)(end - v) == n && strncasecmp(v, token, n) == 0) {
       /* "gzip;q=0" means the client refuses it. */
       const char *q = end;
-      while (*q == ' ' || *q == ';') q++;
+      while (*q == ' ' || *q == ';')
+        q++;
       if (strncasecmp(q, "q=", 2) == 0 && strtod(q + 2, NULL) <= 0) return false;
       return true;
     }
@@ -325,30 +333,63 @@ int silk_site_port(const silk_site *s) { return s->port; }
 /* ---- compression -------------------------------------------------------------------- */
 
 /* Compress n bytes of the pattern (or of zeros) into out; window_bits 31 makes gzip, 15
- * zlib (what HTTP calls "deflate"). The input is fed from a static buffer, so a large n
- * never needs its uncompressed size in memory. */
-static int compress_into(silk_buf *out, uint64_t n, bool zeros, int window_bits, int level) {
-  static const unsigned char zero[PATTERN_SIZE];
+ * zlib (what HTTP calls "deflate"), -15 raw deflate. The input is fed from a static
+ * buffer, so a large n never needs its uncompressed size in memory. The stream ends with
+ * `last_flush`: Z_FINISH, or Z_FULL_FLUSH for a piece that others can be appended to. */
+static int compress_into(silk_buf *out, uint64_t n, bool zeros, int window_bits, int level,
+                         int last_flush) {
   if (!deflate) return silk_fail(SILK_ENOTCONFIGURED, "zlib is not linked");
   z_stream z = {0};
   if (deflateInit2(&z, level, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     return SILK_ENOMEM;
   unsigned char chunk[16384];
-  int rc = 0, zr = Z_OK;
-  while (!rc && zr != Z_STREAM_END) {
+  int rc = 0;
+  for (;;) {
     if (z.avail_in == 0 && n > 0) {
       size_t take = n < PATTERN_SIZE ? (size_t)n : PATTERN_SIZE;
-      z.next_in = (unsigned char *)(zeros ? zero : (const unsigned char *)pattern);
+      z.next_in = (unsigned char *)(zeros ? zero_block : (const unsigned char *)pattern);
       z.avail_in = (uInt)take;
       n -= take;
     }
+    bool last = n == 0 && z.avail_in == 0;
     z.next_out = chunk;
     z.avail_out = sizeof chunk;
-    zr = deflate(&z, n == 0 && z.avail_in == 0 ? Z_FINISH : Z_NO_FLUSH);
-    if (zr == Z_STREAM_ERROR) rc = SILK_EIO;
-    else rc = silk_buf_add(out, chunk, sizeof chunk - z.avail_out);
+    if (deflate(&z, last ? last_flush : Z_NO_FLUSH) == Z_STREAM_ERROR) rc = SILK_EIO;
+    if (!rc) rc = silk_buf_add(out, chunk, sizeof chunk - z.avail_out);
+    if (rc || (last && z.avail_out != 0)) break; /* room left: everything was flushed */
   }
   deflateEnd(&z);
+  return rc;
+}
+
+static int put_le32(silk_buf *b, uint32_t v) {
+  unsigned char le[4] = {v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >> 24};
+  return silk_buf_add(b, le, 4);
+}
+
+/* A gzip member inflating to mb MiB of zeros, in milliseconds whatever mb: compressing a
+ * GiB of zeros with zlib takes seconds, and the loop must not stall. One MiB of zeros is
+ * compressed from a fresh raw deflate stream ending in a full flush, so the piece refers
+ * to nothing before it and mb copies in a row are a valid deflate stream; a final empty
+ * block and the gzip trailer (CRC-32 and size of the whole) close it. */
+static int bomb_build(silk_buf *out, long mb) {
+  static const unsigned char gzip_head[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3};
+  static const unsigned char final_block[2] = {0x03, 0x00}; /* BFINAL, fixed, end of block */
+  silk_buf piece = SILK_BUF_INIT;
+  int rc = compress_into(&piece, 1u << 20, true, -15, 9, Z_FULL_FLUSH);
+  uLong crc_mib = crc32(0L, Z_NULL, 0), crc = crc32(0L, Z_NULL, 0);
+  for (int i = 0; i < (1 << 20) / PATTERN_SIZE; i++)
+    crc_mib = crc32(crc_mib, zero_block, PATTERN_SIZE);
+  for (long i = 0; i < mb; i++)
+    crc = crc32_combine(crc, crc_mib, 1L << 20);
+  if (!rc) rc = silk_buf_grow(out, sizeof gzip_head + piece.len * (size_t)mb + 16);
+  if (!rc) rc = silk_buf_add(out, gzip_head, sizeof gzip_head);
+  for (long i = 0; i < mb && !rc; i++)
+    rc = silk_buf_add(out, piece.ptr, piece.len);
+  if (!rc) rc = silk_buf_add(out, final_block, sizeof final_block);
+  if (!rc) rc = put_le32(out, (uint32_t)crc);
+  if (!rc) rc = put_le32(out, (uint32_t)((uint64_t)mb << 20)); /* ISIZE is modulo 2^32 */
+  silk_buf_release(&piece);
   return rc;
 }
 
@@ -358,7 +399,7 @@ static bomb_entry *bomb_get(silk_site *s, long mb) {
   if (e) return e;
   silk_buf b = SILK_BUF_INIT;
   /* Built once per size and kept until close: a crawler test may fetch it many times. */
-  if (compress_into(&b, (uint64_t)mb << 20, true, 31, 9)) {
+  if (bomb_build(&b, mb)) {
     silk_buf_release(&b);
     return NULL;
   }
@@ -490,19 +531,20 @@ static int ep_compressed(const req *r, const char *q, resp *rs, bool gzip) {
   int rc = silk_buf_puts(&rs->hdrs, "Vary: Accept-Encoding\r\n");
   const char *ae = header(r, "Accept-Encoding");
   if (!rc && (has_token(ae, name) || (gzip && has_token(ae, "x-gzip")))) {
-    rc = compress_into(rs->body, (uint64_t)n, false, gzip ? 31 : 15, 6);
+    rc = compress_into(rs->body, (uint64_t)n, false, gzip ? 31 : 15, 6, Z_FINISH);
     if (!rc) rc = silk_buf_printf(&rs->hdrs, "Content-Encoding: %s\r\n", name);
     return rc;
   }
   for (long done = 0; done < n && !rc; done += PATTERN_SIZE)
-    rc = silk_buf_add(rs->body, pattern, (size_t)(n - done < PATTERN_SIZE ? n - done : PATTERN_SIZE));
+    rc = silk_buf_add(rs->body, pattern,
+                      (size_t)(n - done < PATTERN_SIZE ? n - done : PATTERN_SIZE));
   return rc;
 }
 
 static int ep_bomb(silk_site *s, const char *q, resp *rs) {
   long mb;
-  if (silk__site_query_long(q, "mb", 1, 1024, 10, &mb) == SILK_EINVAL)
-    return bad_request(rs, "mb 1..1024");
+  if (silk__site_query_long(q, "mb", 1, 4096, 10, &mb) == SILK_EINVAL)
+    return bad_request(rs, "mb 1..4096");
   bomb_entry *e = bomb_get(s, mb);
   if (!e) return deflate ? SILK_ENOMEM : SILK_ENOTCONFIGURED;
   rs->ext = e->data;
@@ -547,8 +589,8 @@ static int ep_meta_refresh(const char *q, resp *rs) {
 }
 
 static int ep_encoding(const char *q, resp *rs) {
-  static const char *const latin1[] = {"latin1", "latin-1", "iso-8859-1", "iso-8859-15",
-                                       "windows-1252", "cp1252"};
+  static const char *const latin1[] = {"latin1",      "latin-1",      "iso-8859-1",
+                                       "iso-8859-15", "windows-1252", "cp1252"};
   char cs[32];
   if (silk__site_query(q, "charset", cs, sizeof cs) < 0) snprintf(cs, sizeof cs, "latin1");
   bool is_latin1 = false;
@@ -557,10 +599,16 @@ static int ep_encoding(const char *q, resp *rs) {
   if (!is_latin1 && strcasecmp(cs, "utf-8") && strcasecmp(cs, "utf8"))
     return bad_request(rs, "charset is latin1 or utf-8");
   /* The same words in either encoding, so a test can compare the decoded text. */
-  const char *text = is_latin1 ? "Caf\xe9 cr\xe8me br\xfbl\xe9" "e, na\xefve fa\xe7" "ade, "
-                                 "\xbfse\xf1or? 10\xb0 \xa3" "5"
-                               : "Caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9" "e, na\xc3\xafve "
-                                 "fa\xc3\xa7" "ade, \xc2\xbfse\xc3\xb1or? 10\xc2\xb0 \xc2\xa3" "5";
+  const char *text = is_latin1 ? "Caf\xe9 cr\xe8me br\xfbl\xe9"
+                                 "e, na\xefve fa\xe7"
+                                 "ade, "
+                                 "\xbfse\xf1or? 10\xb0 \xa3"
+                                 "5"
+                               : "Caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9"
+                                 "e, na\xc3\xafve "
+                                 "fa\xc3\xa7"
+                                 "ade, \xc2\xbfse\xc3\xb1or? 10\xc2\xb0 \xc2\xa3"
+                                 "5";
   rs->ctype = is_latin1 ? "text/html; charset=iso-8859-1" : html_type;
   return silk_buf_printf(rs->body,
                          "<!DOCTYPE html>\n<html><head><meta charset=\"%s\">\n<title>%s</title>"
@@ -573,11 +621,13 @@ static int ep_links(const char *q, resp *rs) {
   if (silk__site_query_long(q, "n", 0, 100000, 10, &n) == SILK_EINVAL)
     return bad_request(rs, "n 0..100000");
   rs->ctype = html_type;
-  int rc = silk_buf_printf(rs->body, "<!DOCTYPE html>\n<html><head><title>%ld links</title>"
-                                     "</head>\n<body><ul>\n", n);
+  int rc = silk_buf_printf(rs->body,
+                           "<!DOCTYPE html>\n<html><head><title>%ld links</title>"
+                           "</head>\n<body><ul>\n",
+                           n);
   for (long k = 1; k <= n && !rc; k++)
-    rc = silk_buf_printf(rs->body, "<li><a href=\"/test/status/200?i=%ld\">link %ld</a></li>\n",
-                         k, k);
+    rc = silk_buf_printf(rs->body, "<li><a href=\"/test/status/200?i=%ld\">link %ld</a></li>\n", k,
+                         k);
   return rc ? rc : silk_buf_puts(rs->body, "</ul></body></html>\n");
 }
 
@@ -587,11 +637,16 @@ static int ep_html_deep(const char *q, resp *rs) {
     return bad_request(rs, "n 0..1000000");
   rs->ctype = html_type;
   int rc = silk_buf_grow(rs->body, (size_t)n * 11 + 256);
-  if (!rc) rc = silk_buf_printf(rs->body, "<!DOCTYPE html>\n<html><head><title>%ld deep</title>"
-                                          "</head>\n<body>\n", n);
-  for (long i = 0; i < n && !rc; i++) rc = silk_buf_add(rs->body, "<div>", 5);
+  if (!rc)
+    rc = silk_buf_printf(rs->body,
+                         "<!DOCTYPE html>\n<html><head><title>%ld deep</title>"
+                         "</head>\n<body>\n",
+                         n);
+  for (long i = 0; i < n && !rc; i++)
+    rc = silk_buf_add(rs->body, "<div>", 5);
   if (!rc) rc = silk_buf_puts(rs->body, "<p id=\"bottom\">bottom</p>");
-  for (long i = 0; i < n && !rc; i++) rc = silk_buf_add(rs->body, "</div>", 6);
+  for (long i = 0; i < n && !rc; i++)
+    rc = silk_buf_add(rs->body, "</div>", 6);
   return rc ? rc : silk_buf_puts(rs->body, "\n</body></html>\n");
 }
 
@@ -663,8 +718,8 @@ static void respond(conn *c, const req *r, resp *rs) {
   if (!s->opt.quiet) {
     /* Body bytes sent, as nginx logs them: 0 for HEAD. */
     if (r)
-      fprintf(stderr, "%s \"%s %s HTTP/1.%d\" %d %llu\n", c->peer, r->method, r->target,
-              r->minor, rs->status, r->head ? 0ULL : (unsigned long long)len);
+      fprintf(stderr, "%s \"%s %s HTTP/1.%d\" %d %llu\n", c->peer, r->method, r->target, r->minor,
+              rs->status, r->head ? 0ULL : (unsigned long long)len);
     else
       fprintf(stderr, "%s \"-\" %d %llu\n", c->peer, rs->status, (unsigned long long)len);
   }
@@ -694,8 +749,10 @@ static void fail_request(conn *c, const req *r, int status) {
   silk_buf_init(&rs.hdrs);
   silk_buf_reset(&c->body);
   c->keep_alive = false; /* whatever follows is not a request: linger, then close */
-  if (silk_buf_printf(&c->body, "%d %s\n", status, reason(status))) conn_close(c);
-  else respond(c, r, &rs);
+  if (silk_buf_printf(&c->body, "%d %s\n", status, reason(status)))
+    conn_close(c);
+  else
+    respond(c, r, &rs);
   silk_buf_reset(&c->in);
   c->scanned = 0;
 }
@@ -746,9 +803,8 @@ static void on_write(uv_write_t *w, int status) {
     return;
   }
   if (c->stream_left) {
-    uv_buf_t b = uv_buf_init(pattern, (unsigned)(c->stream_left < PATTERN_SIZE
-                                                     ? c->stream_left
-                                                     : PATTERN_SIZE));
+    uv_buf_t b = uv_buf_init(
+        pattern, (unsigned)(c->stream_left < PATTERN_SIZE ? c->stream_left : PATTERN_SIZE));
     c->stream_left -= b.len;
     if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write)) conn_close(c);
     return;
@@ -762,8 +818,10 @@ static void on_write(uv_write_t *w, int status) {
     silk_buf_reset(&c->in);
     /* FIN after the data, then wait briefly for the client's: closing at once could reset
      * the connection and destroy the response before the client reads it. */
-    if (c->eof || uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, NULL)) conn_close(c);
-    else uv_timer_start(&c->timer, on_timer, LINGER_MS, 0);
+    if (c->eof || uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, NULL))
+      conn_close(c);
+    else
+      uv_timer_start(&c->timer, on_timer, LINGER_MS, 0);
     return;
   }
   c->state = C_IDLE;
@@ -833,8 +891,10 @@ static int parse_head(char *h, req *r) {
     return 400;
   }
   size_t plen = strcspn(origin, "?");
-  if (plen == 0) r->path[plen++] = '/';
-  else memcpy(r->path, origin, plen);
+  if (plen == 0)
+    r->path[plen++] = '/';
+  else
+    memcpy(r->path, origin, plen);
   r->path[plen] = '\0';
   r->query = origin[strcspn(origin, "?")] ? strchr(origin, '?') + 1 : "";
   /* Header lines. */
@@ -852,8 +912,10 @@ static int parse_head(char *h, req *r) {
       if (!is_tchar((unsigned char)*n)) return 400; /* also rejects obs-fold */
     *colon = '\0';
     char *v = colon + 1, *end = v + strlen(v);
-    while (*v == ' ' || *v == '\t') v++;
-    while (end > v && (end[-1] == ' ' || end[-1] == '\t')) *--end = '\0';
+    while (*v == ' ' || *v == '\t')
+      v++;
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+      *--end = '\0';
     for (char *x = v; *x; x++)
       if (((unsigned char)*x < 0x20 && *x != '\t') || *x == 0x7f) return 400;
     r->h[r->nh].name = line;
@@ -897,7 +959,8 @@ static void consume(conn *c, size_t n) {
 static void process(conn *c) {
   if (c->state != C_IDLE) return;
   size_t skip = 0; /* stray line ends between requests are allowed */
-  while (skip < c->in.len && (c->in.ptr[skip] == '\r' || c->in.ptr[skip] == '\n')) skip++;
+  while (skip < c->in.len && (c->in.ptr[skip] == '\r' || c->in.ptr[skip] == '\n'))
+    skip++;
   if (skip) consume(c, skip);
   if (c->in.len == 0) {
     if (c->eof) conn_close(c);
@@ -905,8 +968,10 @@ static void process(conn *c) {
   }
   size_t end = head_end(c);
   if (!end) {
-    if (c->in.len > HEAD_MAX) fail_request(c, NULL, 431);
-    else if (c->eof) conn_close(c); /* half a request and no more coming */
+    if (c->in.len > HEAD_MAX)
+      fail_request(c, NULL, 431);
+    else if (c->eof)
+      conn_close(c); /* half a request and no more coming */
     return;
   }
   if (end > HEAD_MAX) {
@@ -939,8 +1004,10 @@ static void process(conn *c) {
     return; /* the body is still arriving; head_end finds the same end again */
   }
   const char *conn_hdr = header(&r, "Connection");
-  if (has_token(conn_hdr, "close") || c->eof) c->keep_alive = false;
-  else c->keep_alive = r.minor >= 1 || has_token(conn_hdr, "keep-alive");
+  if (has_token(conn_hdr, "close") || c->eof)
+    c->keep_alive = false;
+  else
+    c->keep_alive = r.minor >= 1 || has_token(conn_hdr, "keep-alive");
   handle(c, &r);
   /* The request has been copied into the response where needed; drop it. */
   if (c->state != C_CLOSING) consume(c, end + (size_t)r.clen);
@@ -985,7 +1052,8 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
     c->eof = true;
     if (n != UV_EOF || c->state == C_IDLE || c->state == C_HANG || c->state == C_LINGER)
       conn_close(c);
-    else c->keep_alive = false;
+    else
+      c->keep_alive = false;
     return;
   }
   if (c->state == C_LINGER) return; /* discarded: we are closing */
@@ -1061,8 +1129,8 @@ static int listen_socket(const struct sockaddr_storage *sa, int *fd_out) {
   if (fd < 0) return silk_fail(SILK_EIO, "socket: %s", strerror(errno));
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  socklen_t len = sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                            : sizeof(struct sockaddr_in);
+  socklen_t len =
+      sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
   if (bind(fd, (const struct sockaddr *)sa, len) || listen(fd, 1024)) {
     int err = errno;
     close(fd);
@@ -1126,8 +1194,10 @@ int silk_site_start(uv_loop_t *loop, const silk_site_options *opt, silk_site **o
   uv_tcp_init(loop, &s->listener);
   s->listener.data = s;
   int err = uv_tcp_open(&s->listener, fd);
-  if (err) close(fd); /* not adopted by the handle */
-  else err = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
+  if (err)
+    close(fd); /* not adopted by the handle */
+  else
+    err = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
   if (err) {
     /* Rare (the socket is already listening); the handle exists, so close it the libuv
      * way: the site is freed on the next loop iteration and no callback runs. */
@@ -1158,5 +1228,6 @@ void silk_site_close(silk_site *s, void (*cb)(void *data), void *data) {
   s->close_cb = cb;
   s->close_data = data;
   uv_close((uv_handle_t *)&s->listener, on_listener_closed);
-  for (conn *c = s->conns; c; c = c->next) conn_close(c);
+  for (conn *c = s->conns; c; c = c->next)
+    conn_close(c);
 }

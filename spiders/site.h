@@ -24,7 +24,7 @@
  *   /test/setcookie?a=1[&b=2]              Set-Cookie: a=1; Path=/ for each parameter
  *   /test/cookies                          echoes the Cookie request header ("" if none)
  *   /test/gzip?bytes=N, /test/deflate?...  N bytes of text, compressed when accepted
- *   /test/bomb?mb=N                        gzip body inflating to N MiB of zeros (N<=1024)
+ *   /test/bomb?mb=N                        gzip body inflating to N MiB of zeros (N<=4096)
  *   /test/big?bytes=N                      N bytes, streamed with Content-Length
  *   /test/delay?ms=N                       answers after N ms; /test/hang never answers
  *   /test/auth?user=U&pass=P               401 + WWW-Authenticate unless Basic U:P matches
@@ -86,8 +86,8 @@ int silk_site_last_headers(const silk_site *s, const char *path_and_query, silk_
 /* Render the catalog page for a target into out exactly as the server would, with its
  * status (404 pages included) and static content type; for static export and tests.
  * Test endpoints are not rendered here (they answer 404). */
-int silk_site_render(const silk_site_options *opt, const char *target, silk_buf *out,
-                     int *status, const char **content_type);
+int silk_site_render(const silk_site_options *opt, const char *target, silk_buf *out, int *status,
+                     const char **content_type);
 /* `silk site [--host H] [--port P] [--pages N] [--per-page N] [--categories N]
  * [--delay MS] [--quiet] [--export DIR] [--help]`; argv[0] is the command name. Serves
  * until SIGINT/SIGTERM or exports and exits; returns the exit status (2: bad usage). */
@@ -106,8 +106,7 @@ int silk__site_catalog(const silk_site_options *o, const char *path, const char 
 long silk__site_query(const char *query, const char *name, char *out, size_t outsz);
 /* Parameter name as a decimal number: 0, SILK_ENOTFOUND when absent (*v = def), or
  * SILK_EINVAL when present but not a number within [lo, hi]. */
-int silk__site_query_long(const char *query, const char *name, long lo, long hi, long def,
-                          long *v);
+int silk__site_query_long(const char *query, const char *name, long lo, long hi, long def, long *v);
 /* Write the static export described above into dir (created if missing). */
 int silk__site_export(const silk_site_options *o, const char *dir);
 

@@ -106,30 +106,28 @@ static const char *const adjectives[] = {
     "Handy",   "Smart",   "Portable", "Sleek",   "Bold",     "Gentle", "Bright",  "Quiet",
     "Rugged",  "Tiny",    "Giant",    "Nimble",  "Polished", "Cosy",   "Crisp",   "Silky",
     "Radiant", "Humble",  "Noble",    "Curious", "Lucky",    "Swift",  "Mellow",  "Vivid"};
-static const char *const materials[] = {"Copper", "Oak",    "Linen",   "Steel",
-                                        "Bamboo", "Marble", "Wool",    "Glass",
-                                        "Cotton", "Walnut", "Ceramic", "Leather",
-                                        "Brass",  "Silk",   "Cork",    "Granite"};
+static const char *const materials[] = {"Copper", "Oak",   "Linen",  "Steel",  "Bamboo",  "Marble",
+                                        "Wool",   "Glass", "Cotton", "Walnut", "Ceramic", "Leather",
+                                        "Brass",  "Silk",  "Cork",   "Granite"};
 static const char *const nouns[] = {
-    "Kettle",  "Lamp",     "Chair",   "Backpack", "Notebook", "Teapot",  "Clock",  "Scarf",
-    "Mug",     "Blanket",  "Basket",  "Bottle",   "Candle",   "Vase",    "Stool",  "Wallet",
-    "Pillow",  "Umbrella", "Tray",    "Bowl",     "Jar",      "Mirror",  "Rug",    "Planter",
-    "Shelf",   "Lantern",  "Satchel", "Skillet",  "Whisk",    "Journal", "Easel",  "Hammock"};
+    "Kettle", "Lamp",     "Chair",   "Backpack", "Notebook", "Teapot",  "Clock", "Scarf",
+    "Mug",    "Blanket",  "Basket",  "Bottle",   "Candle",   "Vase",    "Stool", "Wallet",
+    "Pillow", "Umbrella", "Tray",    "Bowl",     "Jar",      "Mirror",  "Rug",   "Planter",
+    "Shelf",  "Lantern",  "Satchel", "Skillet",  "Whisk",    "Journal", "Easel", "Hammock"};
 static const char *const category_names[] = {
     "Kitchen", "Garden",  "Office",  "Outdoors",   "Bedroom", "Bathroom", "Lighting", "Travel",
     "Decor",   "Storage", "Textile", "Stationery", "Tools",   "Pets",     "Music",    "Toys"};
 /* Description words, kept short-ish so a page needs many of them (a realistic DOM). */
 static const char *const words[] = {
-    "handmade", "durable",  "finish",    "crafted",  "comfort",   "design",  "daily",
-    "quality",  "material", "perfect",   "gift",     "easy",      "clean",   "sturdy",
-    "light",    "natural",  "texture",   "colour",   "warm",      "soft",    "balanced",
-    "simple",   "detail",   "home",      "office",   "weekend",   "season",  "timeless",
-    "small",    "batch",    "workshop",  "careful",  "attention", "every",   "piece",
-    "unique",   "grain",    "surface",   "built",    "last",      "years",   "trusted",
-    "makers",   "local",    "sourced",   "tested",   "by",        "hand",    "with",
-    "and",      "the",      "a",         "for",      "of",        "to",      "in",
-    "your",     "our",      "is",        "it",       "that",      "this",    "fits",
-    "shelf",    "kitchen",  "garden",    "friends",  "family",    "morning", "evening"};
+    "handmade",  "durable", "finish",  "crafted",  "comfort",  "design",  "daily",    "quality",
+    "material",  "perfect", "gift",    "easy",     "clean",    "sturdy",  "light",    "natural",
+    "texture",   "colour",  "warm",    "soft",     "balanced", "simple",  "detail",   "home",
+    "office",    "weekend", "season",  "timeless", "small",    "batch",   "workshop", "careful",
+    "attention", "every",   "piece",   "unique",   "grain",    "surface", "built",    "last",
+    "years",     "trusted", "makers",  "local",    "sourced",  "tested",  "by",       "hand",
+    "with",      "and",     "the",     "a",        "for",      "of",      "to",       "in",
+    "your",      "our",     "is",      "it",       "that",     "this",    "fits",     "shelf",
+    "kitchen",   "garden",  "friends", "family",   "morning",  "evening"};
 
 static void product_name(long pid, char *out, size_t outsz) {
   uint64_t h = mix((uint64_t)pid * 7919u + 1);
@@ -276,8 +274,7 @@ static int render_category(const silk_site_options *o, const char *query, silk_b
   return rc ? rc : page_tail(b);
 }
 
-static int render_product(const silk_site_options *o, const char *query, silk_buf *b,
-                          int *status) {
+static int render_product(const silk_site_options *o, const char *query, silk_buf *b, int *status) {
   long pid;
   if (silk__site_query_long(query, "pid", 1, o->pages, 0, &pid)) {
     *status = 404;
@@ -308,8 +305,8 @@ static int render_product(const silk_site_options *o, const char *query, silk_bu
     long rel = 1 + (long)(mix(h + (uint64_t)k) % (uint64_t)o->pages);
     product_name(rel, name, sizeof name);
     /* Mixed relative and absolute-path hrefs: the crawler must join and dedupe them. */
-    rc = silk_buf_printf(b, "<li><a href=\"%sproduct.php?pid=%ld\">%s</a></li>\n",
-                         k % 2 ? "/" : "", rel, name);
+    rc = silk_buf_printf(b, "<li><a href=\"%sproduct.php?pid=%ld\">%s</a></li>\n", k % 2 ? "/" : "",
+                         rel, name);
   }
   if (!rc)
     rc = silk_buf_printf(b,
@@ -362,8 +359,8 @@ int silk__site_catalog(const silk_site_options *o, const char *path, const char 
   return rc;
 }
 
-int silk_site_render(const silk_site_options *opt, const char *target, silk_buf *out,
-                     int *status, const char **content_type) {
+int silk_site_render(const silk_site_options *opt, const char *target, silk_buf *out, int *status,
+                     const char **content_type) {
   silk_site_options o;
   int rc = silk__site_options(opt, &o);
   if (rc) return rc;
@@ -404,8 +401,8 @@ static int write_file(const char *path, const char *data, size_t len) {
 }
 
 /* Render target and write it to dir/rel. */
-static int export_one(const silk_site_options *o, silk_buf *b, const char *dir,
-                      const char *rel, const char *target) {
+static int export_one(const silk_site_options *o, silk_buf *b, const char *dir, const char *rel,
+                      const char *target) {
   char path[4096];
   int status;
   const char *ctype;
@@ -557,8 +554,10 @@ int silk_site_main(int argc, char **argv) {
     }
     memcpy(name, a, nlen);
     name[nlen] = '\0';
-    if (eq) v = eq + 1;
-    else if (i + 1 < argc) v = argv[++i];
+    if (eq)
+      v = eq + 1;
+    else if (i + 1 < argc)
+      v = argv[++i];
     if (!v) {
       fprintf(stderr, "silk site: %s needs a value (see --help)\n", name);
       return 2;
@@ -595,12 +594,12 @@ int silk_site_main(int argc, char **argv) {
   if (export_dir) {
     int rc = silk__site_export(&full, export_dir);
     if (rc) {
-      fprintf(stderr, "silk site: export failed: %s\n", *silk_lasterror() ? silk_lasterror()
-                                                                           : silk_strerror(rc));
+      fprintf(stderr, "silk site: export failed: %s\n",
+              *silk_lasterror() ? silk_lasterror() : silk_strerror(rc));
       return 1;
     }
-    printf("silk site: exported %ld products to %s (nginx config: %s/nginx.conf)\n",
-           full.pages, export_dir, export_dir);
+    printf("silk site: exported %ld products to %s (nginx config: %s/nginx.conf)\n", full.pages,
+           export_dir, export_dir);
     return 0;
   }
   uv_loop_t loop;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "console/lang.h"
 #include "helpers/testutil.h"
 #include "tracking/heap.h"
 
@@ -640,7 +641,7 @@ static void test_bylib(void **state) {
   assert_non_null(strstr(b.ptr, "libxml2"));
   assert_non_null(strstr(b.ptr, "malloc free space"));
   assert_non_null(strstr(b.ptr, "unattributed"));
-  print_message("%s", b.ptr);
+  printf("%s", b.ptr);
   silk_buf_release(&b);
   SILK_DECREF(d);
   SILK_DECREF(resp);
@@ -688,6 +689,139 @@ static void test_json(void **state) {
   SILK_DECREF(p);
   SILK_DECREF(x);
   for (int k = 0; k < 12; k++) silk_ref_decref(objs[k]);
+  test_assert_no_live_refs();
+}
+
+/* The console's hpy, through the real language. */
+static const char *eval(silk_console_session *s, silk_buf *out, const char *line) {
+  silk_buf_reset(out);
+  silk_console_eval_line(s, line, strlen(line), out, 0);
+  return out->ptr;
+}
+
+static void test_console_hpy(void **state) {
+  silk_engine *e = silk_engine_new(NULL);
+  silk_request *req = make_request(124);
+  silk_response *resp = make_response(123, 20000);
+  silk_dict_set_ref(silk_request_meta(req), "referer", SILK_REF(resp));
+  root_data rd = {SILK_REF(req), "queue"};
+  silk_engine_add_root(e, "scheduler[somenastyspider].queue", root_fn, &rd);
+  silk_ref *objs[12];
+  make_twelve(objs);
+
+  silk_dict *globals = silk_dict_new();
+  assert_int_equal(silk_heap_console_bind(globals, e), 0);
+  silk_dict_set_ref(globals, "r", SILK_REF(resp));
+  silk_console_session *s = silk_console_session_new(globals);
+  silk_buf out = SILK_BUF_INIT;
+
+  assert_non_null(strstr(eval(s, &out, "hpy"), "Top level interface"));
+  assert_string_equal(eval(s, &out, "x = hpy.heap()"), "");
+  const char *t = eval(s, &out, "x");
+  assert_non_null(strstr(t, "Partition of a set of "));
+  assert_non_null(strstr(t, "\n Index  Count   %     Size   % Cumulative  % Type\n"));
+  assert_non_null(strstr(t, " more rows. Type e.g. '_.more' to view.>\n"));
+  assert_string_equal(eval(s, &out, "x.bytype == x.bytype"), "False\n"); /* objects, by id */
+  t = eval(s, &out, "_ = x.bytype");
+  t = eval(s, &out, "x.bytype.more");
+  assert_true(!strncmp(t, " Index  Count   %     Size   % Cumulative  % Type\n    10 ", 56));
+  t = eval(s, &out, "x.bytype[0].byvia");
+  assert_non_null(strstr(t, "Partition of a set of 1 object. Total size = "));
+  assert_non_null(strstr(t, "% Referred Via:\n     0      1 100 "));
+  /* held by the request's meta, and by the console variable r (globals are no root here) */
+  assert_non_null(strstr(t, " \".meta['referer']\", \"['r']\"\n"));
+  assert_non_null(strstr(eval(s, &out, "x.byspider"), " engine\n"));
+  assert_non_null(strstr(eval(s, &out, "x.bystate"), " other\n"));
+  assert_non_null(strstr(eval(s, &out, "x.byage"), " <1s\n"));
+  assert_non_null(strstr(eval(s, &out, "x.bylib"), " silk objects\n"));
+  assert_string_equal(eval(s, &out, "len(x.bytype) > 10"), "True\n");
+  assert_string_equal(eval(s, &out, "x.bytype[0].count"), "1\n");
+  assert_non_null(strstr(eval(s, &out, "x.bytype[0].paths"),
+                         "     1 100 scheduler[somenastyspider].queue -> Request.meta['referer'] -> "
+                         "HtmlResponse\n"));
+  assert_string_equal(eval(s, &out, "hpy.paths(r)"),
+                      "scheduler[somenastyspider].queue -> Request(pid=124).meta['referer'] -> "
+                      "HtmlResponse(pid=123)\n");
+  assert_non_null(strstr(eval(s, &out, "hpy.memory()"), "process RSS"));
+  assert_non_null(strstr(eval(s, &out, "hpy.paths(1)"), "TypeError"));
+  assert_non_null(strstr(eval(s, &out, "x.bytype[99]"), "IndexError"));
+
+  /* time: setref, then a relative heap; diff of two heaps */
+  assert_string_equal(eval(s, &out, "hpy.setref()"), "");
+  silk_dict *late = silk_dict_new();
+  /* the new dict, and the bound method hpy.heap being called */
+  t = eval(s, &out, "hpy.heap()");
+  assert_true(!strncmp(t, "Partition of a set of 2 objects. Total size = ", 46));
+  assert_non_null(strstr(t, " builtin_function_or_method\n"));
+  assert_non_null(strstr(t, " 56 100 dict\n") || strstr(t, "100 dict\n"));
+  assert_string_equal(eval(s, &out, "hpy.setref(reset=True)"), "");
+  eval(s, &out, "h2 = hpy.heap()");
+  /* new: the dict and this call's bound method; gone: the bound method of x's call */
+  t = eval(s, &out, "hpy.diff(x, h2)");
+  assert_non_null(strstr(t, "Difference of two sets (A-B): 2 new, 1 gone. Count +1, size "));
+  assert_non_null(strstr(t, "\n     0      1      0      +1 "));
+  assert_non_null(strstr(t, "      1      1      +0           +0 builtin_function_or_method"));
+  assert_non_null(strstr(eval(s, &out, "hpy.diff(x, h2, by='byvia')"), "Referred Via:"));
+  assert_non_null(strstr(eval(s, &out, "hpy.diff(x, h2, by='bylib')"), "Error"));
+
+  char *json;
+  silk_value v = silk_value_ref(SILK_REF(late));
+  assert_int_equal(silk_heap_value_json(&v, &json), SILK_ETYPE);
+  silk_value_clear(&v);
+
+  silk_buf_release(&out);
+  silk_console_session_free(s);
+  SILK_DECREF(globals);
+  SILK_DECREF(late);
+  for (int k = 0; k < 12; k++) silk_ref_decref(objs[k]);
+  silk_engine_remove_root(e, "scheduler[somenastyspider].queue");
+  SILK_DECREF(req);
+  SILK_DECREF(resp);
+  assert_int_equal(silk_engine_free(e), 0);
+  test_assert_no_live_refs();
+}
+
+/* Every allocation of a snapshot, a partition, a diff and paths can fail: each failure is
+ * an error return, never a crash or a leak. */
+static void test_out_of_memory(void **state) {
+  silk_engine *e = silk_engine_new(NULL);
+  silk_request *req = make_request(124);
+  silk_response *resp = make_response(123, 100);
+  silk_dict_set_ref(silk_request_meta(req), "referer", SILK_REF(resp));
+  root_data rd = {SILK_REF(req), "queue"};
+  silk_engine_add_root(e, "scheduler[somenastyspider].queue", root_fn, &rd);
+  silk_heap_set *base = silk_heap_snapshot(e);
+  assert_non_null(base);
+  long n;
+  for (n = 1; n < 100000; n++) {
+    silk_mem_fail_after(n);
+    silk_buf b = SILK_BUF_INIT;
+    silk_ref *d = NULL;
+    silk_heap_set *x = silk_heap_snapshot(e);
+    silk_heap_partition *p = x ? silk_heap_partition_new(x, SILK_HEAP_BYVIA) : NULL;
+    silk_heap_set *sub = NULL;
+    if (p) silk_heap_partition_format(p, 0, &b);
+    if (p && silk_heap_partition_subset(p, 0, &sub)) sub = NULL;
+    if (x) silk_heap_set_paths(x, 0, &b);
+    if (x) silk_heap_diff(x, base, SILK_HEAP_BYTYPE, &d);
+    silk_heap_paths(e, SILK_REF(resp), 0, &b);
+    char *j = p ? silk_heap_partition_json(p, 0) : NULL;
+    bool done = silk_mem_alloc_count() < n; /* nothing failed this round */
+    silk_mem_fail_after(0);
+    silk_free(j);
+    silk_ref_decref(d);
+    SILK_DECREF(sub);
+    SILK_DECREF(p);
+    SILK_DECREF(x);
+    silk_buf_release(&b);
+    if (done) break;
+  }
+  assert_true(n > 10);
+  SILK_DECREF(base);
+  silk_engine_remove_root(e, "scheduler[somenastyspider].queue");
+  SILK_DECREF(req);
+  SILK_DECREF(resp);
+  assert_int_equal(silk_engine_free(e), 0);
   test_assert_no_live_refs();
 }
 
@@ -768,7 +902,7 @@ static void test_million_objects(void **state) {
                              "Request.meta['referer'] -> HtmlResponse");
   silk_buf_release(&b);
 
-  print_message("heap of %zu objects (%.1f MB silk bytes): snapshot %.0f ms keeping %.1f MB "
+  printf("heap of %zu objects (%.1f MB silk bytes): snapshot %.0f ms keeping %.1f MB "
                 "(%.1f B/object); bytype + [0].byvia %.0f ms; obj.paths %.0f ms (unreachable: "
                 "%.0f ms); set.paths of %zu %.0f ms\n",
                 live, before.lib[SILK_LIB_SILK].bytes / 1e6, snap_ms, kept / 1e6,
@@ -797,6 +931,8 @@ int main(void) {
       cmocka_unit_test(test_setref_and_diff),
       cmocka_unit_test(test_bylib),
       cmocka_unit_test(test_json),
+      cmocka_unit_test(test_console_hpy),
+      cmocka_unit_test(test_out_of_memory),
       cmocka_unit_test(test_million_objects),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -82,8 +82,10 @@ static void fetch_with(CURL *e, const char *path, res *r) {
   silk_buf_init(&r->head);
   r->status = 0;
   r->connects = -1;
-  if (strncmp(path, "http", 4) == 0) snprintf(url, sizeof url, "%s", path);
-  else site_thread_url(site, path, url, sizeof url);
+  if (strncmp(path, "http", 4) == 0)
+    snprintf(url, sizeof url, "%s", path);
+  else
+    site_thread_url(site, path, url, sizeof url);
   curl_easy_setopt(e, CURLOPT_URL, url);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &r->body);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, &r->head);
@@ -106,7 +108,8 @@ static void res_free(res *r) {
 
 static size_t count_of(const char *hay, const char *needle) {
   size_t n = 0;
-  for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
+  for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+    n++;
   return n;
 }
 
@@ -116,7 +119,8 @@ static char *header_value(const res *r, const char *name, char *out, size_t n) {
   for (const char *p = r->head.ptr; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
     if (strncasecmp(p, name, len) == 0 && p[len] == ':') {
       const char *v = p + len + 1;
-      while (*v == ' ') v++;
+      while (*v == ' ')
+        v++;
       size_t vl = strcspn(v, "\r\n");
       snprintf(out, n, "%.*s", (int)vl, v);
       return out;
@@ -156,7 +160,8 @@ static void raw_send(int fd, const char *data, size_t len) {
 static void raw_read_all(int fd, silk_buf *out) {
   char buf[65536];
   ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) assert_int_equal(silk_buf_add(out, buf, (size_t)n), 0);
+  while ((n = read(fd, buf, sizeof buf)) > 0)
+    assert_int_equal(silk_buf_add(out, buf, (size_t)n), 0);
 }
 
 /* ---- catalog ------------------------------------------------------------------------ */
@@ -199,8 +204,10 @@ static void test_product_page(void **state) {
   const char *rel_end = strstr(rel, "</ul>");
   int relative = 0, absolute = 0;
   for (const char *p = rel; (p = strstr(p, "href=\"")) && p < rel_end; p += 6) {
-    if (strncmp(p + 6, "product.php?pid=", 16) == 0) relative++;
-    else if (strncmp(p + 6, "/product.php?pid=", 17) == 0) absolute++;
+    if (strncmp(p + 6, "product.php?pid=", 16) == 0)
+      relative++;
+    else if (strncmp(p + 6, "/product.php?pid=", 17) == 0)
+      absolute++;
   }
   assert_int_equal(relative + absolute, 4);
   assert_true(relative > 0 && absolute > 0);
@@ -290,7 +297,8 @@ static void test_pagination_live(void **state) {
     assert_true(pages < 100);
   }
   assert_int_equal(pages, 5); /* 100 products, 20 a page */
-  for (int pid = 1; pid <= 1000; pid++) assert_int_equal(seen[pid], (pid - 1) % 10 + 1 == 3);
+  for (int pid = 1; pid <= 1000; pid++)
+    assert_int_equal(seen[pid], (pid - 1) % 10 + 1 == 3);
   res r;
   fetch("/category.php?page=2&cat=3", &r); /* parameter order does not matter */
   assert_int_equal(r.status, 200);
@@ -325,17 +333,25 @@ static void test_pagination_uneven(void **state) {
     assert_int_equal(silk_site_render(&o, path, &out, &status, &ctype), 0);
     assert_int_equal(status, 404);
   }
-  for (int pid = 1; pid <= 997; pid++) assert_int_equal(seen[pid], 1);
+  for (int pid = 1; pid <= 997; pid++)
+    assert_int_equal(seen[pid], 1);
   free(seen);
   silk_buf_release(&out);
 }
 
 static void test_not_found(void **state) {
-  static const char *const paths[] = {
-      "/product.php?pid=0",       "/product.php?pid=1001",      "/product.php?pid=abc",
-      "/product.php",             "/category.php?cat=11",       "/category.php?cat=0",
-      "/category.php",            "/category.php?cat=1&page=6", "/category.php?cat=1&page=0",
-      "/nope",                    "/test/nope",                 "/product.php?pid=12x"};
+  static const char *const paths[] = {"/product.php?pid=0",
+                                      "/product.php?pid=1001",
+                                      "/product.php?pid=abc",
+                                      "/product.php",
+                                      "/category.php?cat=11",
+                                      "/category.php?cat=0",
+                                      "/category.php",
+                                      "/category.php?cat=1&page=6",
+                                      "/category.php?cat=1&page=0",
+                                      "/nope",
+                                      "/test/nope",
+                                      "/product.php?pid=12x"};
   for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
     res r;
     fetch(paths[i], &r);
@@ -433,8 +449,8 @@ static void test_redirects(void **state) {
   res_free(&r);
   curl_easy_cleanup(e);
   fetch("/test/meta-refresh?to=%2Fproduct.php%3Fpid%3D9%26a%3D1", &r);
-  assert_non_null(
-      strstr(r.body.ptr, "<meta http-equiv=\"refresh\" content=\"0; url=/product.php?pid=9&amp;a=1\">"));
+  assert_non_null(strstr(
+      r.body.ptr, "<meta http-equiv=\"refresh\" content=\"0; url=/product.php?pid=9&amp;a=1\">"));
   res_free(&r);
 }
 
@@ -515,7 +531,8 @@ static void test_bomb(void **state) {
   fetch_with(e, "/test/bomb?mb=4", &r); /* the cached copy, decoded */
   assert_int_equal(r.code, CURLE_OK);
   assert_int_equal(r.body.len, 4 << 20);
-  for (size_t i = 0; i < r.body.len; i += 4096) assert_int_equal(r.body.ptr[i], 0);
+  for (size_t i = 0; i < r.body.len; i += 4096)
+    assert_int_equal(r.body.ptr[i], 0);
   res_free(&r);
   curl_easy_cleanup(e);
 }
@@ -679,7 +696,8 @@ static void test_raw_protocol(void **state) {
   fd = raw_connect();
   silk_buf big = SILK_BUF_INIT;
   assert_int_equal(silk_buf_puts(&big, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: "), 0);
-  for (int i = 0; i < 70000; i++) silk_buf_putc(&big, 'a');
+  for (int i = 0; i < 70000; i++)
+    silk_buf_putc(&big, 'a');
   silk_buf_puts(&big, "\r\n\r\n");
   raw_send(fd, big.ptr, big.len);
   raw_read_all(fd, &out);
@@ -724,8 +742,7 @@ static void test_raw_protocol(void **state) {
     raw_send(fd, bad[i], strlen(bad[i]));
     raw_read_all(fd, &out);
     close(fd);
-    if (out.len < 13 || memcmp(out.ptr, want[i], 13))
-      fail_msg("%s -> %.20s", bad[i], out.ptr);
+    if (out.len < 13 || memcmp(out.ptr, want[i], 13)) fail_msg("%s -> %.20s", bad[i], out.ptr);
     silk_buf_reset(&out);
   }
   silk_buf_release(&out);
@@ -744,11 +761,12 @@ static void test_many_connections(void **state) {
   int n = rl.rlim_cur >= 2 * N + 64 ? N : (int)(rl.rlim_cur - 64) / 2;
   int *fds = calloc((size_t)n, sizeof *fds);
   long before = silk_site_total_hits(site);
-  for (int i = 0; i < n; i++) fds[i] = raw_connect();
+  for (int i = 0; i < n; i++)
+    fds[i] = raw_connect();
   for (int i = 0; i < n; i++) {
     char req[128];
-    int len = snprintf(req, sizeof req,
-                       "GET /test/status/200?conn=%d HTTP/1.1\r\nHost: x\r\n\r\n", i);
+    int len =
+        snprintf(req, sizeof req, "GET /test/status/200?conn=%d HTTP/1.1\r\nHost: x\r\n\r\n", i);
     raw_send(fds[i], req, (size_t)len);
   }
   for (int i = 0; i < n; i++) {
@@ -757,7 +775,8 @@ static void test_many_connections(void **state) {
     assert_true(got > 13);
     assert_memory_equal(buf, "HTTP/1.1 200 ", 13);
   }
-  for (int i = 0; i < n; i++) close(fds[i]);
+  for (int i = 0; i < n; i++)
+    close(fds[i]);
   free(fds);
   assert_int_equal(silk_site_total_hits(site) - before, n);
   fprintf(stderr, "%d concurrent connections served\n", n);
@@ -782,7 +801,8 @@ static void test_stop_with_open_connections(void **state) {
          silk_site_hits(s2, "/test/big?bytes=100000000") == 0)
     usleep(1000);
   assert_int_equal(site_thread_stop(s2), 0);
-  for (int i = 0; i < 3; i++) close(fds[i]);
+  for (int i = 0; i < 3; i++)
+    close(fds[i]);
 }
 
 static void test_loopback_only(void **state) {
@@ -840,16 +860,21 @@ static void test_main_args(void **state) {
 static void test_export(void **state) {
   char dir[] = "/tmp/silk-site-export-XXXXXX";
   assert_non_null(mkdtemp(dir));
-  const char *argv[] = {"site", "--pages", "45", "--per-page=4", "--categories", "3",
-                        "--export", dir};
+  const char *argv[] = {"site",         "--pages", "45",       "--per-page=4",
+                        "--categories", "3",       "--export", dir};
   assert_int_equal(run_main(8, argv), 0);
   silk_site_options o = {.pages = 45, .per_page = 4, .categories = 3};
-  const char *files[] = {"index.html", "robots.txt", "private/index.html", "category/1/1.html",
-                         "category/3/4.html", "product/1.html", "product/45.html",
-                         "nginx.conf"};
-  const char *targets[] = {"/", "/robots.txt", "/private/", "/category.php?cat=1",
-                           "/category.php?cat=3&page=4", "/product.php?pid=1",
-                           "/product.php?pid=45", NULL};
+  const char *files[] = {"index.html",        "robots.txt",        "private/index.html",
+                         "category/1/1.html", "category/3/4.html", "product/1.html",
+                         "product/45.html",   "nginx.conf"};
+  const char *targets[] = {"/",
+                           "/robots.txt",
+                           "/private/",
+                           "/category.php?cat=1",
+                           "/category.php?cat=3&page=4",
+                           "/product.php?pid=1",
+                           "/product.php?pid=45",
+                           NULL};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, files[i]);
@@ -858,7 +883,8 @@ static void test_export(void **state) {
     silk_buf got = SILK_BUF_INIT, want = SILK_BUF_INIT;
     char chunk[4096];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) silk_buf_add(&got, chunk, n);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+      silk_buf_add(&got, chunk, n);
     fclose(f);
     if (targets[i]) {
       int status;

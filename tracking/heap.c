@@ -12,12 +12,7 @@
 #include "tracking/heap_internal.h"
 
 #include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <malloc.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <uv.h>
 
 #include "core/error.h"
 #include "core/response.h"
@@ -99,14 +94,14 @@ void silk__hv_hide_class(const silk_class *cls) {
   }
 }
 
-static bool class_derives(const silk_class *c, const silk_class *base) {
+bool silk__hv_derives(const silk_class *c, const silk_class *base) {
   for (; c; c = c->base)
     if (c == base) return true;
   return false;
 }
 
 bool silk__hv_is_container_class(const silk_class *cls) {
-  return class_derives(cls, &silk_dict_class) || class_derives(cls, &silk_list_class);
+  return silk__hv_derives(cls, &silk_dict_class) || silk__hv_derives(cls, &silk_list_class);
 }
 
 bool silk__hv_alive(const silk_ref *obj, silk_class *cls, uint32_t born_lo) {
@@ -191,9 +186,11 @@ const char *silk__hv_edge(const hv_snap *s, uint32_t id) {
 
 typedef struct build {
   hv_snap *s;
+  /* pointer -> object index: idx + 1 (0: empty) and 32 bits of the pointer, so a probe
+   * reads only the slot; the record is checked when the edge is applied */
   struct slot {
-    const silk_ref *ptr; /* NULL: empty; the pointer itself, so a probe costs one miss */
-    uint32_t idx;
+    uint32_t idx1;
+    uint32_t tag;
   } *index;
   uint32_t imask;
   uint32_t *queue;
@@ -375,9 +372,15 @@ int silk__hv_root_text(const char *root, const char *edge, silk_buf *out) {
 
 /* ---- the build ----------------------------------------------------------------------- */
 
-static inline uint32_t lookup(const build *b, const silk_ref *p) {
-  for (uint32_t h = silk__hv_ptr_hash(p) & b->imask; b->index[h].ptr; h = (h + 1) & b->imask)
-    if (b->index[h].ptr == p) return b->index[h].idx;
+static inline uint32_t ptr_tag(const void *p) { return (uint32_t)((uintptr_t)p >> 4); }
+
+/* The index of p's record, or HV_NONE. With exact false, the first slot whose tag
+ * matches (the caller checks the record); with exact true, a checked answer. */
+static inline uint32_t lookup(const build *b, const silk_ref *p, bool exact) {
+  uint32_t tag = ptr_tag(p);
+  for (uint32_t h = silk__hv_ptr_hash(p) & b->imask; b->index[h].idx1; h = (h + 1) & b->imask)
+    if (b->index[h].tag == tag && (!exact || b->s->objs[b->index[h].idx1 - 1].ptr == p))
+      return b->index[h].idx1 - 1;
   return HV_NONE;
 }
 
@@ -392,9 +395,9 @@ static int add_class(hv_snap *s, silk_class *c, uint16_t *out) {
   memcpy(hc->name, c->name ? c->name : "?", n + 1);
   hc->cls = c;
   hc->flags = (silk__hv_is_container_class(c) ? HV_CLS_CONTAINER : 0) |
-              (class_derives(c, &silk_response_class) ? HV_CLS_RESPONSE : 0) |
-              (class_derives(c, &silk_request_class) ? HV_CLS_REQUEST : 0) |
-              (class_derives(c, &silk_spider_class) ? HV_CLS_SPIDER : 0);
+              (silk__hv_derives(c, &silk_response_class) ? HV_CLS_RESPONSE : 0) |
+              (silk__hv_derives(c, &silk_request_class) ? HV_CLS_REQUEST : 0) |
+              (silk__hv_derives(c, &silk_spider_class) ? HV_CLS_SPIDER : 0);
   *out = (uint16_t)s->ncls++;
   return 0;
 }
@@ -487,9 +490,9 @@ static int record_objects(build *b) {
   for (uint32_t k = 0; k < s->n; k++) {
     if (k + 16 < s->n) __builtin_prefetch(&b->index[silk__hv_ptr_hash(s->objs[k + 16].ptr) & b->imask], 1);
     uint32_t h = silk__hv_ptr_hash(s->objs[k].ptr) & b->imask;
-    while (b->index[h].ptr) h = (h + 1) & b->imask;
-    b->index[h].ptr = s->objs[k].ptr;
-    b->index[h].idx = k;
+    while (b->index[h].idx1) h = (h + 1) & b->imask;
+    b->index[h].idx1 = k + 1;
+    b->index[h].tag = ptr_tag(s->objs[k].ptr);
   }
   return 0;
 }
@@ -522,7 +525,11 @@ static bool is_index_edge(const char *e) {
  * prefetched when the edge is found, looked up PIPE edges later (when the record is
  * prefetched in turn), and applied PIPE edges after that. Edges are applied in the order
  * they were found, so the walk stays breadth first. */
-static void apply_edge(build *b, const struct pend *e) {
+static void apply_edge(build *b, struct pend *e) {
+  if (b->s->objs[e->c].ptr != e->child) { /* two pointers with the same tag: rare */
+    e->c = lookup(b, e->child, true);
+    if (e->c == HV_NONE) return;
+  }
   int rc = add_via(b, &b->s->objs[e->c], e->via);
   if (rc) b->err = rc;
   else reach(b, e->c, e->parent, e->raw);
@@ -532,7 +539,7 @@ static void pipe_lookup_one(build *b) {
   struct pend e = b->await_lookup[b->hlookup];
   b->hlookup = (b->hlookup + 1) % PIPE;
   b->nlookup--;
-  e.c = lookup(b, e.child);
+  e.c = lookup(b, e.child, false);
   if (e.c == HV_NONE) return;
   __builtin_prefetch(&b->s->objs[e.c], 1);
   if (b->napply == PIPE) {
@@ -566,6 +573,13 @@ static int visit_child(silk_ref *child, const char *edge, void *arg) {
    * per position (obj.paths, which walks the live graph, still names the position) */
   if (is_index_edge(edge)) edge = "[*]";
   size_t elen = strlen(edge);
+  char cut[HV_MAX_EDGE_TEXT + 1];
+  if (elen > HV_MAX_EDGE_TEXT) { /* a dict key can be any length; labels stay short */
+    memcpy(cut, edge, HV_MAX_EDGE_TEXT - 3);
+    memcpy(cut + HV_MAX_EDGE_TEXT - 3, "...", 4);
+    edge = cut;
+    elen = HV_MAX_EDGE_TEXT;
+  }
   uint32_t raw, via;
   int rc = strtab_intern(&b->s->edges, edge, elen, &raw);
   via = raw;
@@ -582,11 +596,15 @@ static int visit_child(silk_ref *child, const char *edge, void *arg) {
 
 static int visit_root(const char *root, silk_ref *obj, const char *edge, void *arg) {
   build *b = arg;
-  uint32_t c = lookup(b, obj);
+  uint32_t c = lookup(b, obj, true);
   if (c == HV_NONE) return 0;
   uint32_t id;
   silk_buf_reset(&b->tmp);
   int rc = silk__hv_root_text(root, edge, &b->tmp);
+  if (!rc && b->tmp.len > HV_MAX_EDGE_TEXT) {
+    memcpy(b->tmp.ptr + HV_MAX_EDGE_TEXT - 3, "...", 4);
+    b->tmp.len = HV_MAX_EDGE_TEXT;
+  }
   if (!rc) rc = strtab_intern(&b->s->edges, b->tmp.ptr, b->tmp.len, &id);
   if (!rc) rc = add_via(b, &b->s->objs[c], id);
   if (rc) return b->err = rc;
@@ -701,9 +719,7 @@ static hv_snap *snap_take(silk_engine *e) {
     s->nspiders = 1;
     rc = record_objects(&b);
   }
-  if (getenv("HVT")) fprintf(stderr, "record %.0f ms\n", (silk_now_ns() - s->taken_ns) / 1e6);
   if (!rc) rc = walk_graph(&b, e);
-  if (getenv("HVT")) fprintf(stderr, "walk %.0f ms\n", (silk_now_ns() - s->taken_ns) / 1e6);
   build_release(&b);
   if (rc) {
     silk__hv_snap_decref(s);
@@ -872,81 +888,3 @@ silk_class silk_heap_set_class = {
     .len = set_len,
     .attrs = set_attrs,
 };
-
-/* ---- RSS reconciliation -------------------------------------------------------------- */
-
-static int report_line(silk_buf *out, const char *what, int64_t cur, int64_t peak, bool has_peak) {
-  if (has_peak)
-    return silk_buf_printf(out, "%-44s %14" PRId64 " %14" PRId64 "\n", what, cur, peak);
-  return silk_buf_printf(out, "%-44s %14" PRId64 " %14s\n", what, cur, "-");
-}
-
-int silk_heap_memory_report(silk_buf *out) {
-  /* tracked objects: shallow sizes, without the libxml2 documents (counted as libxml2) */
-  int64_t tracked = 0, docs = 0, objects = 0;
-  for (silk_class *c = silk_class_next(NULL); c; c = silk_class_next(c)) {
-    if (silk__hv_hidden(c)) continue;
-    bool response = class_derives(c, &silk_response_class);
-    for (silk_ref *o = c->live_head; o; o = o->next) {
-      tracked += (int64_t)silk_alloc_size(o) + (int64_t)(c->owned_bytes ? c->owned_bytes(o) : 0);
-      if (response) docs += (int64_t)((silk_response *)o)->doc_bytes;
-      objects++;
-    }
-  }
-  tracked -= docs;
-  silk_mem_stats m;
-  silk_mem_get_stats(&m);
-  size_t rss = 0;
-  if (uv_resident_set_memory(&rss) != 0) rss = 0;
-  struct rusage ru;
-  int64_t peak_rss = getrusage(RUSAGE_SELF, &ru) == 0 ? (int64_t)ru.ru_maxrss * 1024 : 0;
-
-  int64_t silk_bytes = m.lib[SILK_LIB_SILK].bytes;
-  int64_t untracked = silk_bytes - tracked;
-  int64_t counted = 0, blocks = 0;
-  for (int l = 0; l < SILK_LIB__COUNT; l++) {
-    counted += m.lib[l].bytes;
-    blocks += m.lib[l].blocks;
-  }
-  int64_t headers = blocks * 16;
-  int64_t in_use = -1, free_space = -1;
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-  struct mallinfo2 mi = mallinfo2();
-  in_use = (int64_t)(mi.uordblks + mi.hblkhd);
-  free_space = (int64_t)mi.fordblks;
-#endif
-  int rc = silk_buf_printf(out, "%-44s %14s %14s\n", "Memory (bytes)", "current", "peak");
-  if (!rc) rc = report_line(out, "process RSS", (int64_t)rss, peak_rss, true);
-  if (!rc) {
-    char what[64];
-    snprintf(what, sizeof what, "  silk tracked objects (%" PRId64 ")", objects);
-    rc = report_line(out, what, tracked, 0, false);
-  }
-  if (!rc) rc = report_line(out, "  silk untracked allocations", untracked, 0, false);
-  for (int t = 0; t < SILK_TAG__COUNT && !rc; t++) {
-    if (!m.tag[t].bytes) continue;
-    char what[64];
-    snprintf(what, sizeof what, "    silk '%s' (all, tracked or not)", silk_tag_name((silk_tag)t));
-    rc = report_line(out, what, m.tag[t].bytes, m.tag[t].peak, true);
-  }
-  if (!rc) rc = report_line(out, "  silk allocator total", silk_bytes, m.lib[SILK_LIB_SILK].peak, true);
-  for (int l = SILK_LIB_CURL; l < SILK_LIB__COUNT && !rc; l++) {
-    char what[64];
-    snprintf(what, sizeof what, "  %s", silk_lib_name((silk_lib)l));
-    rc = report_line(out, what, m.lib[l].bytes, m.lib[l].peak, true);
-    if (!rc && l == SILK_LIB_XML && docs)
-      rc = report_line(out, "    of which documents of live responses", docs, 0, false);
-  }
-  if (!rc) rc = report_line(out, "  allocation headers (16 B a block)", headers, 0, false);
-  int64_t attributed = counted + headers;
-  if (in_use >= 0) {
-    int64_t other = in_use - attributed;
-    if (!rc) rc = report_line(out, "  malloc in use, not counted above", other, 0, false);
-    if (!rc) rc = report_line(out, "  malloc free space (mallinfo2 fordblks)", free_space, 0, false);
-    attributed = in_use + free_space;
-  }
-  if (!rc)
-    rc = report_line(out, "  unattributed (code, stacks, libc, unused pages)",
-                     (int64_t)rss - attributed, 0, false);
-  return rc;
-}

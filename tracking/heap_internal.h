@@ -16,6 +16,7 @@
 #define HV_VIA_MASK ((1u << HV_VIA_BITS) - 1)
 #define HV_MAX_EDGES 65536u  /* distinct edge texts named; more share the "[...]" edge */
 #define HV_MAX_LABELS 65536u /* distinct via labels; more share the "[...]" label */
+#define HV_MAX_EDGE_TEXT 200 /* longer edge texts (dict keys) are cut with "..." */
 #define HV_MAX_FOLD 120      /* longest edge text a container folds into its children */
 #define HV_MAX_LABEL_EDGES 8 /* an object's via names at most this many distinct edges */
 
@@ -129,6 +130,8 @@ int silk__hv_root_text(const char *root, const char *edge, silk_buf *out);
 /* Append an edge as it reads after an object: ".meta", "['k']", ".queue". */
 int silk__hv_edge_suffix(const char *edge, silk_buf *out);
 bool silk__hv_is_container_class(const silk_class *cls);
+/* True when c is base or derives from it. */
+bool silk__hv_derives(const silk_class *c, const silk_class *base);
 /* Hide a class from snapshots and paths (heap_console.c's `hpy`). */
 void silk__hv_hide_class(const silk_class *cls);
 

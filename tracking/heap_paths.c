@@ -8,7 +8,6 @@
 #include "tracking/heap_internal.h"
 
 #include <inttypes.h>
-#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,8 +172,8 @@ typedef struct bfs {
   pnode *nodes;
   size_t n, cap;
   struct bslot {
-    silk_ref *obj; /* NULL: empty */
-    uint32_t node;
+    uint32_t node1; /* node index + 1, 0: empty */
+    uint32_t tag;   /* 32 bits of the pointer: most probes end without reading a node */
   } *slots;
   uint32_t nslots;
   uint32_t cur, rootk;
@@ -189,30 +188,32 @@ typedef struct bfs {
 
 #define BFS_PIPE 16
 
+static inline uint32_t ptr_tag(const void *p) { return (uint32_t)((uintptr_t)p >> 4); }
+
 static int bfs_rehash(bfs *b, uint32_t ns) {
-  struct bslot *slots = silk__hv_alloc((size_t)ns * sizeof *slots);
+  struct bslot *slots = silk_calloc_tag((size_t)ns * sizeof *slots, SILK_TAG_ARRAY);
   if (!slots) return SILK_ENOMEM;
-  memset(slots, 0, (size_t)ns * sizeof *slots);
   for (size_t i = 0; i < b->n; i++) {
     uint32_t h = silk__hv_ptr_hash(b->nodes[i].obj) & (ns - 1);
-    while (slots[h].obj) h = (h + 1) & (ns - 1);
-    slots[h] = (struct bslot){b->nodes[i].obj, (uint32_t)i};
+    while (slots[h].node1) h = (h + 1) & (ns - 1);
+    slots[h] = (struct bslot){(uint32_t)i + 1, ptr_tag(b->nodes[i].obj)};
   }
-  silk__hv_free(b->slots);
+  silk_free(b->slots);
   b->slots = slots;
   b->nslots = ns;
   return 0;
 }
 
-/* Add a node for obj unless it has one. */
+/* Add a node for obj unless it has one; objects that hold nothing are not worth one. */
 static int bfs_insert(bfs *b, const pnode *p) {
+  if (!p->obj->cls->traverse || silk__hv_hidden(p->obj->cls)) return 0;
   if (b->n * 2 >= b->nslots) {
     int rc = bfs_rehash(b, b->nslots * 2);
     if (rc) return rc;
   }
-  uint32_t mask = b->nslots - 1, h = silk__hv_ptr_hash(p->obj) & mask;
-  for (; b->slots[h].obj; h = (h + 1) & mask)
-    if (b->slots[h].obj == p->obj) return 0;
+  uint32_t mask = b->nslots - 1, h = silk__hv_ptr_hash(p->obj) & mask, tag = ptr_tag(p->obj);
+  for (; b->slots[h].node1; h = (h + 1) & mask)
+    if (b->slots[h].tag == tag && b->nodes[b->slots[h].node1 - 1].obj == p->obj) return 0;
   if (b->n == b->cap) {
     size_t nc = b->cap ? b->cap * 2 : 1024;
     if (nc > UINT32_MAX - 1) return SILK_ETOOBIG;
@@ -222,7 +223,7 @@ static int bfs_insert(bfs *b, const pnode *p) {
     b->cap = nc;
   }
   b->nodes[b->n] = *p;
-  b->slots[h] = (struct bslot){p->obj, (uint32_t)b->n++};
+  b->slots[h] = (struct bslot){(uint32_t)++b->n, tag};
   return 0;
 }
 
@@ -235,10 +236,10 @@ static int bfs_flush(bfs *b) {
   return b->err;
 }
 
-/* Queue obj for a node; objects that hold nothing are not worth one. */
+/* Queue obj for a node: its slot and its class are fetched while later edges are found. */
 static int bfs_add(bfs *b, silk_ref *obj, uint32_t parent, uint32_t rootk) {
-  if (!obj->cls->traverse || silk__hv_hidden(obj->cls)) return 0;
   __builtin_prefetch(&b->slots[silk__hv_ptr_hash(obj) & (b->nslots - 1)]);
+  __builtin_prefetch(obj);
   if (b->npend == BFS_PIPE) {
     int rc = bfs_insert(b, &b->pend[b->hpend]);
     if (rc) return rc;
@@ -269,6 +270,7 @@ static int bfs_child(silk_ref *child, const char *edge, void *arg) {
     bfs_found(b, b->cur, 0);
     return b->nres >= b->max;
   }
+  if (b->nres) return 0; /* found at this depth: deeper nodes are never needed */
   if ((b->err = bfs_add(b, child, b->cur, 0))) return 1;
   return 0;
 }
@@ -278,10 +280,8 @@ static int bfs_run(bfs *b, silk_engine *e) {
   uint32_t ns = 1024;
   size_t live = silk_ref_live_total();
   while (ns < 2 * live && ns < (1u << 31)) ns *= 2;
-  uint64_t t0 = silk_now_ns();
   int rc = bfs_rehash(b, ns);
   if (rc) return rc;
-  if (getenv("HVT")) fprintf(stderr, "alloc %.1f ms\n", (silk_now_ns() - t0) / 1e6);
   if (e) silk_engine_visit_roots(e, bfs_root, b);
   if (bfs_flush(b) || b->nres) return b->err;
   size_t level_end = b->n;
@@ -298,7 +298,6 @@ static int bfs_run(bfs *b, silk_engine *e) {
     if (b->err) return b->err;
     if (b->nres >= b->max) break;
   }
-  if (getenv("HVT")) fprintf(stderr, "bfs %.1f ms nodes %zu\n", (silk_now_ns() - t0) / 1e6, b->n);
   return 0;
 }
 
@@ -434,7 +433,7 @@ int silk_heap_paths(silk_engine *e, silk_ref *obj, size_t max, silk_buf *out) {
   if (!rc && !b.nres) rc = no_path(obj, out);
   silk__hv_free(b.res);
   silk__hv_free(b.nodes);
-  silk__hv_free(b.slots);
+  silk_free(b.slots);
   return rc;
 }
 

@@ -125,26 +125,84 @@ typedef struct series {
   series_key key;
   silk_leak_series hist;
   uint64_t tick; /* last tick that saw it */
+  /* a leak found, held back one sample so that the classes growing with it (a response's
+   * request, the request's meta) are reported in the same warning */
+  bool pending;
+  uint64_t pending_tick;
+  silk_leak_finding pending_f;
   UT_hash_handle hh;
 } series;
+
+/* When each spider finished opening: what it allocated before (settings, arguments, its
+ * components' set-up) is old by nature, so the alarm's "oldest object" is the oldest one
+ * the crawl itself created. */
+typedef struct opened {
+  const silk_spider *spider;
+  uint64_t ns;
+  UT_hash_handle hh;
+} opened;
 
 typedef struct leakalarm {
   silk_component base;
   uv_timer_t timer;
   silk_leak_params params;
   series *all;
+  opened *spiders;
+  silk_ref *on_opened;
   uint64_t ticks;
   uint64_t t0_ns;
 } leakalarm;
+
+typedef struct suspect {
+  silk_census_row *row;
+  silk_leak_finding f;
+  int64_t bytes;
+  bool done;
+} suspect;
 
 static bool spider_open(silk_spider *s) {
   return s && s->crawl && s->crawl->state == CRAWL_OPEN;
 }
 
-static void warn_leak(leakalarm *la, silk_census_row *row, const silk_leak_finding *f) {
+static uint64_t cutoff(const silk_spider *s, void *arg) {
+  leakalarm *la = arg;
+  if (!s) return la->t0_ns;
+  opened *o = NULL;
+  HASH_FIND(hh, la->spiders, &s, sizeof s, o);
+  /* a spider that opened before the alarm did: its start time is the best guess */
+  return o ? o->ns : s->crawl ? s->crawl->start_ns : 0;
+}
+
+static int on_spider_opened(const silk_signal_args *a, void *data) {
+  leakalarm *la = data;
+  opened *o = NULL;
+  HASH_FIND(hh, la->spiders, &a->spider, sizeof a->spider, o);
+  if (!o && (o = silk_calloc(1, sizeof *o))) {
+    o->spider = a->spider;
+    HASH_ADD(hh, la->spiders, spider, sizeof o->spider, o);
+  }
+  if (o) o->ns = silk_now_ns();
+  return 0;
+}
+
+/* Bytes the spider's objects of that class hold (only for suspects: they are few). */
+static int64_t row_bytes(const silk_census_row *r) {
+  int64_t n = 0;
+  for (silk_ref *o = r->cls->live_head; o; o = o->next)
+    if (o->spider == r->spider)
+      n += (int64_t)(silk_alloc_size(o) + (r->cls->owned_bytes ? r->cls->owned_bytes(o) : 0));
+  return n;
+}
+
+/* One WARNING for what one spider leaks: the class holding the most bytes names it, the
+ * classes that grew at the same time (typically what it holds: a response's request, the
+ * request's meta) follow. */
+static void warn_leak(leakalarm *la, suspect *v, size_t n, size_t primary) {
+  suspect *p = &v[primary];
+  silk_census_row *row = p->row;
+  const silk_leak_finding *f = &p->f;
   silk_buf msg = SILK_BUF_INIT;
-  const char *who = row->spider ? row->spider->name : NULL;
-  if (who) silk_buf_printf(&msg, "Possible leak in spider %s: ", who);
+  if (row->spider) silk_buf_printf(&msg, "Possible leak in spider %s: ", row->spider->name);
   else silk_buf_puts(&msg, "Possible leak in the engine: ");
   silk_buf_printf(&msg,
                   "%s grew from %lld to %lld live objects in %.*fs (%.0f/min) while the oldest "
@@ -154,8 +212,18 @@ static void warn_leak(leakalarm *la, silk_census_row *row, const silk_leak_findi
   if (row->spider && f->responses > 0)
     silk_buf_printf(&msg, " (%.2f per response received)", (double)(f->to - f->from) / (double)f->responses);
   silk_buf_puts(&msg, "; oldest held by: ");
-  if (row->oldest) silk__retention_path(la->base.engine, row->oldest, &msg);
+  silk_ref *oldest = row->oldest_since ? row->oldest_since : row->oldest;
+  if (oldest) silk__retention_path(la->base.engine, oldest, &msg);
   else silk_buf_puts(&msg, "(gone)");
+  bool first = true;
+  for (size_t i = 0; i < n; i++) {
+    if (i == primary || v[i].done || v[i].row->spider != row->spider) continue;
+    silk_buf_printf(&msg, "%s%s (%lld to %lld)", first ? "; growing with it: " : ", ",
+                    v[i].row->cls->name, (long long)v[i].f.from, (long long)v[i].f.to);
+    v[i].done = true;
+    first = false;
+  }
+  p->done = true;
   SILK_WARN("leakalarm", "%s", msg.ptr);
   silk_buf_release(&msg);
   if (row->spider) silk_stats_inc(row->spider->stats, "leakalarm/warnings", 1);
@@ -183,10 +251,6 @@ static series *find_series(leakalarm *la, const silk_spider *s, const silk_class
   x->key = k;
   silk_leak_series_init(&x->hist);
   HASH_ADD(hh, la->all, key, sizeof k, x);
-  if (!x->hh.tbl) { /* the hash could not grow: forget the series rather than crash */
-    silk_free(x);
-    return NULL;
-  }
   return x;
 }
 
@@ -195,9 +259,48 @@ static void drop_series(leakalarm *la, series *x) {
   silk_free(x);
 }
 
+/* Warn about the pending leaks of each spider that waited a sample (or whose spider is
+ * closing): one warning per spider, named after the class holding the most bytes. */
+static void flush_pending(leakalarm *la, const silk_census *c, bool all) {
+  suspect *v = NULL;
+  size_t nv = 0;
+  /* a spider is ready as a whole when one of its leaks is */
+  const silk_spider *ready[64];
+  size_t nready = 0;
+  for (series *x = la->all; x; x = x->hh.next) {
+    silk_spider *s = (silk_spider *)x->key.spider;
+    if (!x->pending || !(all || x->pending_tick < la->ticks || (s && !spider_open(s)))) continue;
+    size_t k = 0;
+    while (k < nready && ready[k] != s) k++;
+    if (k == nready && nready < sizeof ready / sizeof *ready) ready[nready++] = s;
+  }
+  for (series *x = la->all; x; x = x->hh.next) {
+    if (!x->pending) continue;
+    size_t k = 0;
+    while (k < nready && ready[k] != x->key.spider) k++;
+    if (k == nready) continue;
+    x->pending = false;
+    silk_census_row *r = silk__census_find(c, x->key.spider, x->key.cls);
+    if (!r || !r->live) continue;
+    suspect *p = silk_realloc(v, (nv + 1) * sizeof *v);
+    if (!p) continue;
+    v = p;
+    v[nv++] = (suspect){r, x->pending_f, row_bytes(r), false};
+  }
+  for (;;) {
+    size_t best = nv;
+    for (size_t i = 0; i < nv; i++)
+      if (!v[i].done && (best == nv || (v[i].row->spider == v[best].row->spider && v[i].bytes > v[best].bytes)))
+        best = i;
+    if (best == nv) break;
+    warn_leak(la, v, nv, best);
+  }
+  silk_free(v);
+}
+
 static void tick(leakalarm *la) {
   silk_census c;
-  if (silk__census_take(&c, SILK_CENSUS_QUEUE)) return;
+  if (silk__census_take(&c, SILK_CENSUS_QUEUE, cutoff, la)) return;
   la->ticks++;
   uint64_t now = silk_now_ns();
   double t = (double)(now - la->t0_ns) / 1e9;
@@ -211,21 +314,25 @@ static void tick(leakalarm *la) {
         .t = t,
         .live = r->live,
         .queued = r->queued,
-        .oldest_age = r->oldest ? (double)(now - r->oldest->born_ns) / 1e9 : 0,
+        .oldest_age = r->oldest_since ? (double)(now - r->oldest_since->born_ns) / 1e9 : 0,
         .responses = r->spider ? silk_stats_get_int(r->spider->stats, "response_received_count") : 0,
     };
     silk_leak_finding f;
-    silk_leak_verdict v = silk_leak_series_add(&x->hist, &smp, &la->params, &f);
-    if (v == SILK_LEAK_SUSPECT) warn_leak(la, r, &f);
-    else if (v == SILK_LEAK_QUEUE) note_queue(r, &f);
+    silk_leak_verdict verdict = silk_leak_series_add(&x->hist, &smp, &la->params, &f);
+    if (verdict == SILK_LEAK_QUEUE) note_queue(r, &f);
+    if (verdict == SILK_LEAK_SUSPECT) {
+      x->pending = true;
+      x->pending_tick = la->ticks;
+      x->pending_f = f;
+    }
   }
+  flush_pending(la, &c, false);
   /* classes that had objects and have none now: record the zero, forget closed spiders */
   series *x, *tmp;
   HASH_ITER(hh, la->all, x, tmp) {
     if (x->tick == la->ticks) continue;
     silk_spider *s = (silk_spider *)x->key.spider;
-    bool gone = s ? !spider_open(s) : false;
-    if (gone || !x->hist.n || x->hist.v[x->hist.n - 1].live == 0) {
+    if ((s && !spider_open(s)) || !x->hist.n || x->hist.v[x->hist.n - 1].live == 0) {
       drop_series(la, x);
       continue;
     }
@@ -251,10 +358,12 @@ static int la_open(silk_component *self, silk_spider *spider) {
     return SILK_ENOTCONFIGURED;
   }
   la->t0_ns = silk_now_ns();
+  la->on_opened = silk_signal_connect(self->engine, SILK_SIG_SPIDER_OPENED, on_spider_opened, la);
   uv_timer_init(silk_engine_loop(self->engine), &la->timer);
   la->timer.data = la;
   uint64_t ms = (uint64_t)(silk_leak_sample_interval(la->params.window) * 1000);
-  uv_timer_start(&la->timer, on_tick, ms, ms);
+  /* the first sample as soon as the loop runs, so a burst at start-up is seen from zero */
+  uv_timer_start(&la->timer, on_tick, 0, ms);
   uv_unref((uv_handle_t *)&la->timer); /* watching never keeps a finished crawl alive */
   silk_ref_incref(&self->base);        /* released when the timer has closed */
   return 0;
@@ -264,11 +373,23 @@ static void la_closed(uv_handle_t *h) {
   leakalarm *la = h->data;
   series *x, *tmp;
   HASH_ITER(hh, la->all, x, tmp) drop_series(la, x);
+  opened *o, *otmp;
+  HASH_ITER(hh, la->spiders, o, otmp) {
+    HASH_DEL(la->spiders, o);
+    silk_free(o);
+  }
   silk_ref_decref(&la->base.base);
 }
 
 static void la_close(silk_component *self, silk_spider *spider, const char *reason) {
   leakalarm *la = (leakalarm *)self;
+  silk_census c;
+  if (!uv_is_closing((uv_handle_t *)&la->timer) && silk__census_take(&c, 0, cutoff, la) == 0) {
+    flush_pending(la, &c, true); /* leaks found by the last sample */
+    silk__census_release(&c);
+  }
+  if (la->on_opened) silk_signal_disconnect(self->engine, la->on_opened);
+  la->on_opened = NULL;
   if (!uv_is_closing((uv_handle_t *)&la->timer)) uv_close((uv_handle_t *)&la->timer, la_closed);
 }
 

@@ -88,6 +88,8 @@ typedef struct silk_census_row {
   int64_t queued;   /* with SILK_CENSUS_QUEUE: as silk_leak_sample.queued */
   int64_t bytes;    /* with SILK_CENSUS_BYTES: own blocks plus owned_bytes */
   silk_ref *oldest; /* borrowed: valid until the loop runs anything else */
+  silk_ref *oldest_since; /* the oldest born after the row's cutoff (see census_take) */
+  uint64_t cutoff;        /* private */
   struct silk_census_row *next;
   struct silk_census_row *chain; /* bucket chain, private */
 } silk_census_row;
@@ -105,8 +107,11 @@ typedef struct silk_census {
   size_t nbuckets;
 } silk_census;
 
-/* Take a census (flags: SILK_CENSUS_*). SILK_ENOMEM leaves an empty census. */
-int silk__census_take(silk_census *c, int flags);
+/* Per-owner cutoff for silk_census_row.oldest_since (monotonic ns; 0: every object). */
+typedef uint64_t (*silk_census_cutoff_fn)(const silk_spider *spider, void *arg);
+/* Take a census (flags: SILK_CENSUS_*; cutoff may be NULL). SILK_ENOMEM leaves an empty
+ * census. */
+int silk__census_take(silk_census *c, int flags, silk_census_cutoff_fn cutoff, void *arg);
 /* The row of (spider, cls), or NULL. */
 silk_census_row *silk__census_find(const silk_census *c, const silk_spider *spider,
                                    const silk_class *cls);

@@ -89,7 +89,7 @@ static void halve(memplot *p) {
 
 static void sample(memplot *p) {
   silk_census c;
-  if (silk__census_take(&c, 0)) return;
+  if (silk__census_take(&c, 0, NULL, NULL)) return;
   if (p->n == MAX_SAMPLES) halve(p);
   size_t i = p->n++;
   p->t[i] = (double)(silk_now_ns() - p->t0_ns) / 1e9;

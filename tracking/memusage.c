@@ -55,30 +55,45 @@ static int64_t spider_limit_mb(silk_spider *s) {
   return silk_settings_get_int(s->settings, "MEMUSAGE_SPIDER_LIMIT_MB");
 }
 
-static void check_spiders(memusage *m, silk_buf *line) {
+/* Append each budgeted spider's tracked bytes to line; collect the spiders over budget. */
+static void check_spiders(memusage *m, silk_buf *line, silk_spider **over, int64_t *over_bytes,
+                          size_t *nover, size_t max_over) {
   silk_engine *e = m->base.engine;
   bool any = false;
   for (silk_spider *s = silk_engine_next_spider(e, NULL); s && !any; s = silk_engine_next_spider(e, s))
     any = is_open(s) && spider_limit_mb(s) > 0;
   if (!any) return;
   silk_census c;
-  if (silk__census_take(&c, SILK_CENSUS_BYTES)) return;
+  if (silk__census_take(&c, SILK_CENSUS_BYTES, NULL, NULL)) return;
   silk_buf_puts(line, "; tracked objects:");
+  bool first = true;
   for (silk_spider *s = silk_engine_next_spider(e, NULL); s; s = silk_engine_next_spider(e, s)) {
     int64_t lim = spider_limit_mb(s);
     if (!is_open(s) || lim <= 0) continue;
     int64_t bytes = silk__census_spider_bytes(&c, s);
     silk_stats_max(s->stats, "memusage/spider_max", bytes);
-    silk_buf_printf(line, " %s %.1fMiB (limit %lldMiB)", s->name, (double)bytes / MIB, (long long)lim);
-    if (bytes <= lim * MIB) continue;
+    silk_buf_printf(line, "%s %s %.1fMiB of %lldMiB", first ? "" : ",", s->name, (double)bytes / MIB,
+                    (long long)lim);
+    first = false;
+    if (bytes > lim * MIB && *nover < max_over) {
+      over[*nover] = s;
+      over_bytes[(*nover)++] = bytes;
+    }
+  }
+  silk__census_release(&c);
+}
+
+/* Close the spiders over their own budget; the others go on. */
+static void close_over_budget(memusage *m, silk_spider **over, const int64_t *bytes, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    silk_spider *s = over[i];
     silk_stats_set_int(s->stats, "memusage/spider_limit_reached", 1);
     SILK_ERROR("memusage",
                "Spider %s holds %.1fMiB of tracked objects, over MEMUSAGE_SPIDER_LIMIT_MB=%lld. "
                "Closing spider %s...",
-               s->name, (double)bytes / MIB, (long long)lim, s->name);
-    silk_engine_close_spider(e, s, "memusage_exceeded");
+               s->name, (double)bytes[i] / MIB, (long long)spider_limit_mb(s), s->name);
+    silk_engine_close_spider(m->base.engine, s, "memusage_exceeded");
   }
-  silk__census_release(&c);
 }
 
 static void check(memusage *m) {
@@ -106,10 +121,15 @@ static void check(memusage *m) {
   silk_buf line = SILK_BUF_INIT;
   silk_buf_printf(&line, "Memory usage: current %lldMiB, peak %lldMiB", (long long)(m->current / MIB),
                   (long long)(m->peak / MIB));
-  check_spiders(m, &line);
+  silk_spider *over[32];
+  int64_t over_bytes[32];
+  size_t nover = 0;
+  check_spiders(m, &line, over, over_bytes, &nover, sizeof over / sizeof *over);
+  /* the level at every check, so the shape of the growth is visible (Scrapy 2.8) */
   if (m->limit_mb > 0 || m->warning_mb > 0 || strstr(line.ptr, "tracked objects"))
     SILK_INFO("memusage", "%s", line.ptr);
   silk_buf_release(&line);
+  close_over_budget(m, over, over_bytes, nover);
 
   if (m->limit_mb > 0 && m->peak > m->limit_mb * MIB) {
     m->limit_hit = true;

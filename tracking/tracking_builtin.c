@@ -53,7 +53,14 @@ static int rehash(silk_census *c, size_t nb) {
   return 0;
 }
 
-static silk_census_row *census_row(silk_census *c, silk_spider *spider, silk_class *cls) {
+typedef struct census_ctx {
+  silk_census *c;
+  silk_census_cutoff_fn cutoff;
+  void *arg;
+} census_ctx;
+
+static silk_census_row *census_row(census_ctx *x, silk_spider *spider, silk_class *cls) {
+  silk_census *c = x->c;
   silk_census_row *r = silk__census_find(c, spider, cls);
   if (r) return r;
   if (c->nrows + 1 > c->nbuckets * 2 && rehash(c, c->nbuckets ? c->nbuckets * 2 : 64)) return NULL;
@@ -61,6 +68,7 @@ static silk_census_row *census_row(silk_census *c, silk_spider *spider, silk_cla
   if (!r) return NULL;
   r->spider = spider;
   r->cls = cls;
+  r->cutoff = x->cutoff ? x->cutoff(spider, x->arg) : 0;
   /* rows keep the order they were first seen in: classes in registration order */
   if (c->tail) c->tail->next = r;
   else c->rows = r;
@@ -73,7 +81,7 @@ static silk_census_row *census_row(silk_census *c, silk_spider *spider, silk_cla
 }
 
 typedef struct queue_visit {
-  silk_census *c;
+  census_ctx *c;
   silk_spider *owner;
   int rc;
 } queue_visit;
@@ -90,27 +98,29 @@ static int count_queued_child(silk_ref *child, const char *edge, void *arg) {
   return 0;
 }
 
-int silk__census_take(silk_census *c, int flags) {
+int silk__census_take(silk_census *c, int flags, silk_census_cutoff_fn cutoff, void *arg) {
   memset(c, 0, sizeof *c);
+  census_ctx x = {c, cutoff, arg};
   int rc = rehash(c, 64);
   for (silk_class *cls = silk_class_next(NULL); cls && !rc; cls = silk_class_next(cls)) {
     silk_census_row *last = NULL;
     for (silk_ref *o = cls->live_head; o && !rc; o = o->next) {
       /* consecutive objects of a class mostly share an owner: skip the lookup then */
-      silk_census_row *r = last && last->spider == o->spider ? last : census_row(c, o->spider, cls);
+      silk_census_row *r = last && last->spider == o->spider ? last : census_row(&x, o->spider, cls);
       if (!r) {
         rc = SILK_ENOMEM;
         break;
       }
       last = r;
       if (!r->live++) r->oldest = o;
+      if (!r->oldest_since && o->born_ns > r->cutoff) r->oldest_since = o;
       c->total++;
       if (flags & SILK_CENSUS_BYTES)
         r->bytes += (int64_t)(silk_alloc_size(o) + (cls->owned_bytes ? cls->owned_bytes(o) : 0));
       if ((flags & SILK_CENSUS_QUEUE) && (o->flags & SILK_REF_QUEUED)) {
         r->queued++;
         if (cls->traverse) {
-          queue_visit q = {c, o->spider, 0};
+          queue_visit q = {&x, o->spider, 0};
           cls->traverse(o, count_queued_child, &q);
           rc = q.rc;
           last = NULL; /* the visit may have rehashed */

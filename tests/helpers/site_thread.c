@@ -61,8 +61,10 @@ silk_site *site_thread_start(const silk_site_options *opt, int *port) {
   uv_once(&running_once, running_init);
   site_thread *t = silk_calloc(1, sizeof *t);
   if (!t) return NULL;
-  if (opt) t->opt = *opt;
-  else t->opt.quiet = true;
+  if (opt)
+    t->opt = *opt;
+  else
+    t->opt.quiet = true;
   if (uv_sem_init(&t->ready, 0)) {
     silk_free(t);
     return NULL;
@@ -92,7 +94,8 @@ int site_thread_stop(silk_site *s) {
   uv_once(&running_once, running_init);
   uv_mutex_lock(&running_mu);
   site_thread **pp = &running, *t;
-  while ((t = *pp) && t->site != s) pp = &t->next;
+  while ((t = *pp) && t->site != s)
+    pp = &t->next;
   if (t) *pp = t->next;
   uv_mutex_unlock(&running_mu);
   if (!t) return UV_EINVAL;
