@@ -809,8 +809,21 @@ static void on_connection(uv_stream_t *server, int status) {
     return;
   }
   size_t active = 0;
-  for (silk__console_conn *o = srv->conns; o; o = o->next)
-    if (!o->rejected && o->state < ST_ENDING) active++;
+  silk__console_conn *oldest_prelogin = NULL;
+  for (silk__console_conn *o = srv->conns; o; o = o->next) {
+    if (o->rejected || o->state >= ST_ENDING) continue;
+    active++;
+    /* conns is newest first, so the last one seen is the oldest */
+    if (o->state < ST_SHELL || o->state == ST_FAILED) oldest_prelogin = o;
+  }
+  /* A full server makes room by dropping the oldest connection that has not logged in:
+   * a flood of connections that never authenticate can delay a login but never lock the
+   * console, and sessions already open are never touched. */
+  if (active >= srv->max_clients && oldest_prelogin) {
+    oldest_prelogin->rejected = true;
+    conn_end(oldest_prelogin, "too many console sessions\r\n");
+    active--;
+  }
 
   silk__console_conn *c = conn_new(srv);
   if (!c) {

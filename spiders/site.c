@@ -1,5 +1,5 @@
 /* The demo site's HTTP/1.1 server on libuv: connections, request parsing, the /test/
- * endpoints, hit accounting and `silk site`. The catalog pages come from site_pages.c.
+ * endpoints and hit accounting. The catalog pages and `silk site` are in site_pages.c.
  *
  * Needs zlib (Debian: zlib1g-dev) for the gzip, deflate and bomb endpoints. */
 #include "spiders/site.h"

@@ -646,8 +646,9 @@ static void test_idle_timeout(void **state) {
 }
 
 static void sc_too_many(fixture *f) {
+  /* both slots hold logged-in sessions: a third connection is refused */
   tclient *a = t_connect(f->port), *b = t_connect(f->port);
-  CHECK(f, t_expect(a, "Username: ", 5));
+  CHECK(f, t_login(a, "silk", f->password));
   CHECK(f, t_login(b, "silk", f->password));
   tclient *c = t_connect(f->port);
   CHECK(f, t_expect(c, "too many console sessions\r\n", 5));
@@ -663,6 +664,16 @@ static void sc_too_many(fixture *f) {
     if (!in) usleep(20 * 1000);
   }
   CHECK(f, in);
+  usleep(200 * 1000);
+  /* full with one session and one connection that has not logged in: a newcomer
+   * pushes out the one that has not logged in, never the session */
+  tclient *d = t_connect(f->port);
+  CHECK(f, t_expect(d, "Username: ", 5));
+  tclient *e = t_connect(f->port);
+  CHECK(f, t_expect(e, "Username: ", 5));
+  CHECK(f, t_expect(d, "too many console sessions\r\n", 5));
+  t_close(d);
+  t_close(e);
   CHECK(f, t_eval(b, "1+1", "2"));
   t_close(b);
 }

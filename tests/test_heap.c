@@ -497,7 +497,7 @@ static void test_paths_from_roots(void **state) {
                       "HtmlResponse\n"
                       "     1  33 scheduler[othernastyspider].queue -> Request.meta['referer'] -> "
                       "HtmlResponse\n"
-                      "     1  33 <no path from a root> -> HtmlResponse");
+                      "     1  33 <no path from a root> -> Request.meta['referer'] -> HtmlResponse");
   silk_buf_reset(&b);
   assert_int_equal(silk_heap_set_paths(x0, 1, &b), 0);
   assert_non_null(strstr(b.ptr, "grouped by edges (top 1 of 3):\n"));

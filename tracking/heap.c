@@ -763,6 +763,7 @@ silk_heap_set *silk__hv_set_new(hv_snap *snap, uint32_t *idx, size_t n, bool abs
     silk__hv_free(idx);
     return NULL;
   }
+  s->base.spider = NULL; /* the heap view's own objects belong to no spider */
   s->snap = snap;
   snap->refs++;
   s->idx = idx;

@@ -149,6 +149,7 @@ int silk_heap_console_bind(silk_dict *globals, silk_engine *e) {
   silk__hv_hide_class(&hpy_class);
   hpy *h = (hpy *)silk_ref_new(&hpy_class);
   if (!h) return SILK_ENOMEM;
+  h->base.spider = NULL;
   h->engine = e;
   int rc = silk_dict_set_ref(globals, "hpy", SILK_REF(h));
   SILK_DECREF(h);

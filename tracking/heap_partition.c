@@ -218,6 +218,7 @@ silk_heap_partition *silk_heap_partition_new(silk_heap_set *s, silk_heap_by by) 
   if (!s || (unsigned)by >= SILK_HEAP__NBY) return NULL;
   silk_heap_partition *p = (silk_heap_partition *)silk_ref_new(&silk_heap_partition_class);
   if (!p) return NULL;
+  p->base.spider = NULL; /* the heap view's own objects belong to no spider */
   p->set = SILK_INCREF(s);
   p->by = by;
   int rc = by == SILK_HEAP_BYLIB ? lib_rows(p) : count_rows(p);
@@ -483,6 +484,7 @@ int silk_heap_diff(silk_heap_set *after, silk_heap_set *before, silk_heap_by by,
     return silk_fail(SILK_EINVAL, "cannot diff %s", silk_heap_by_name(by));
   hv_diff *d = (hv_diff *)silk_ref_new(&silk_heap_diff_class);
   if (!d) return SILK_ENOMEM;
+  d->base.spider = NULL;
   d->by = by;
   labelmap m = {0};
   int rc = diff_compute(d, after, before, &m);
@@ -576,6 +578,7 @@ static int page_traverse(silk_ref *self, silk_visit_fn visit, void *arg) {
 silk_ref *silk_heap_page_new(silk_ref *table, size_t start) {
   hv_page *pg = (hv_page *)silk_ref_new(&silk_heap_page_class);
   if (!pg) return NULL;
+  pg->base.spider = NULL;
   pg->table = silk_ref_incref(table);
   pg->start = start;
   return SILK_REF(pg);

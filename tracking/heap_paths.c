@@ -56,6 +56,7 @@ silk_ref *silk_heap_text_new(const char *text, size_t len) {
   while (len && text[len - 1] == '\n') len--; /* the console adds the final newline */
   hv_text *t = (hv_text *)silk_ref_new(&silk_heap_text_class);
   if (!t) return NULL;
+  t->base.spider = NULL; /* the heap view's own objects belong to no spider */
   t->text = silk__hv_alloc(len + 1);
   if (!t->text) {
     silk_ref_decref(SILK_REF(t));
@@ -127,13 +128,21 @@ static int render_hop(const hop *h, bool last, silk_buf *out) {
   return rc;
 }
 
-/* root_text then the hops; hops[0] is held by the root, hops[n - 1] is the object. */
-static int render_path(const char *root_text, const hop *hops, size_t n, silk_buf *out) {
+/* root_text then the hops; hops[0] is held by the root, hops[n - 1] is the object. Not
+ * rooted (the chain starts at an object no root reaches): hops[0] always shows. */
+static int render_path_from(const char *root_text, bool rooted, const hop *hops, size_t n,
+                            silk_buf *out) {
   size_t at = out->len;
   int rc = silk_buf_puts(out, root_text);
   size_t rootlen = out->len - at;
   for (size_t i = 0; i < n && !rc; i++) {
     bool last = i + 1 == n;
+    if (i == 0 && !rooted) {
+      rc = silk_buf_puts(out, " -> ");
+      if (!rc) rc = silk_buf_puts(out, hops[0].label);
+      if (!rc && !last) rc = silk__hv_edge_suffix(hops[0].edge, out);
+      continue;
+    }
     if (i == 0 && !last && !hops[0].container) {
       /* the root's holder: "scheduler[x].queue" holding the Scheduler, whose "queue"
        * holds the requests, reads "scheduler[x].queue -> Request(...)" */
@@ -151,6 +160,10 @@ static int render_path(const char *root_text, const hop *hops, size_t n, silk_bu
     rc = render_hop(&hops[i], last, out);
   }
   return rc;
+}
+
+static int render_path(const char *root_text, const hop *hops, size_t n, silk_buf *out) {
+  return render_path_from(root_text, true, hops, n, out);
 }
 
 /* ---- obj.paths: breadth first on the live graph ---------------------------------------- */
@@ -459,35 +472,28 @@ typedef struct group {
 
 static bool in_tree(uint32_t p) { return p != HV_ROOT && p != HV_ORPHAN; }
 
-/* Hash of the chain's classes and edges from the object up (at most GROUP_HOPS hops). */
+/* Chains are compared from the object up, by class and edge, for at most GROUP_HOPS
+ * hops; a chain ends at a root (whose text is its top edge) or at an object no root
+ * reaches (shown as "<no path from a root>", with what it holds below it). */
 static uint32_t chain_hash(const hv_snap *s, uint32_t i) {
   uint32_t h = 2166136261u;
   for (int hops = 0;; hops++) {
     const hv_obj *o = &s->objs[i];
     h = (h ^ o->cls) * 16777619u;
-    if (o->parent == HV_ORPHAN) return h ^ 0x5bd1e995u; /* every rootless chain groups as one */
+    if (o->parent == HV_ORPHAN) return h ^ 0x5bd1e995u;
     h = (h ^ o->pedge) * 16777619u;
     if (!in_tree(o->parent) || hops == GROUP_HOPS) return h;
     i = o->parent;
   }
 }
 
-static bool rootless(const hv_snap *s, uint32_t i) {
-  for (int hops = 0; hops <= GROUP_HOPS; hops++) {
-    const hv_obj *o = &s->objs[i];
-    if (o->parent == HV_ORPHAN) return true;
-    if (!in_tree(o->parent)) return false;
-    i = o->parent;
-  }
-  return false;
-}
-
 static bool chain_equal(const hv_snap *s, uint32_t a, uint32_t b) {
-  bool ra = rootless(s, a), rb = rootless(s, b);
-  if (ra || rb) return ra == rb && s->objs[a].cls == s->objs[b].cls;
   for (int hops = 0;; hops++) {
     const hv_obj *x = &s->objs[a], *y = &s->objs[b];
-    if (x->cls != y->cls || x->pedge != y->pedge) return false;
+    if (x->cls != y->cls) return false;
+    bool ox = x->parent == HV_ORPHAN, oy = y->parent == HV_ORPHAN;
+    if (ox || oy) return ox && oy;
+    if (x->pedge != y->pedge) return false;
     bool ex = !in_tree(x->parent) || hops == GROUP_HOPS;
     bool ey = !in_tree(y->parent) || hops == GROUP_HOPS;
     if (ex || ey) return ex == ey && x->parent == y->parent;
@@ -503,8 +509,6 @@ static int group_cmp(const void *a, const void *b) {
 }
 
 static int render_group(const hv_snap *s, uint32_t i, silk_buf *out) {
-  if (rootless(s, i))
-    return silk_buf_printf(out, "<no path from a root> -> %s", s->cls[s->objs[i].cls].name);
   uint32_t chain[GROUP_HOPS + 1];
   size_t n = 0;
   bool cut = false;
@@ -524,7 +528,8 @@ static int render_group(const hv_snap *s, uint32_t i, silk_buf *out) {
                     next ? silk__hv_edge(s, next->pedge) : ""};
   }
   const hv_obj *top = &s->objs[chain[n - 1]];
-  if (cut) return render_path("...", hops, n, out);
+  if (cut) return render_path_from("...", false, hops, n, out);
+  if (top->parent == HV_ORPHAN) return render_path_from("<no path from a root>", false, hops, n, out);
   return render_path(silk__hv_edge(s, top->pedge), hops, n, out);
 }
 

@@ -1,0 +1,139 @@
+/* libFuzzer target for URL handling: joining, normalising, canonicalising and request
+ * fingerprints on arbitrary base/href pairs. The input is "BASE\nHREF\nFORM": BASE and
+ * HREF are cut at their first NUL byte (the C API takes C strings), FORM is split at '&'
+ * and '=' into form data for a POST request to the joined URL.
+ *
+ *   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DSILK_FUZZ=ON -DSILK_SANITIZE=ON
+ *   cmake --build build-fuzz --target fuzz_url
+ *   ./build-fuzz/fuzz_url tests/fuzz/corpus_url
+ *
+ * Besides crashes and sanitizer reports it checks what the dupefilter relies on: whatever
+ * normalisation accepts is an http(s) URL and normalising it again changes nothing, the
+ * canonical form is itself canonical, and a request's fingerprint is stable. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/ref.h"
+#include "core/request.h"
+#include "core/url.h"
+#include "tracking/alloc.h"
+
+/* Inputs beyond this are cut: URL code is linear and long inputs only cost time. */
+#define MAX_PART 4096
+
+static bool http_url(const char *u) {
+  return !strncmp(u, "http://", 7) || !strncmp(u, "https://", 8);
+}
+
+/* The next '\n'-terminated part of [*p, end) as a C string cut at its first NUL. */
+static char *next_part(const char **p, const char *end) {
+  const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+  size_t n = nl ? (size_t)(nl - *p) : (size_t)(end - *p);
+  const char *start = *p;
+  *p = nl ? nl + 1 : end;
+  if (n > MAX_PART) n = MAX_PART;
+  char *s = silk_strndup(start, n); /* strndup stops at a NUL too */
+  if (!s) abort();
+  return s;
+}
+
+/* norm must be a fixed point of normalisation, and its canonical form of canonicalisation. */
+static void check_normal(const char *norm) {
+  if (!http_url(norm)) abort();
+  char *again = silk_url_normalize(norm);
+  if (!again || strcmp(again, norm)) abort();
+  silk_free(again);
+  char *canon = silk_url_canonicalize(norm);
+  if (!canon) abort();
+  char *canon2 = silk_url_canonicalize(canon);
+  if (!canon2 || strcmp(canon, canon2)) abort();
+  silk_free(canon2);
+  silk_free(canon);
+  char *host = silk_url_host(norm);
+  if (!host || !*host) abort();
+  if (!silk_url_host_in_domain(host, host)) abort();
+  silk_free(host);
+}
+
+static void check_fingerprint(const silk_request *r) {
+  uint8_t a[16], b[16];
+  silk_request_fingerprint(r, a);
+  silk_request_fingerprint(r, b);
+  if (memcmp(a, b, sizeof a)) abort();
+}
+
+/* A POST to url with form data parsed from form ("k=v&k2=v2", any bytes). */
+static void form_post(const char *url, const char *form) {
+  silk_dict *d = silk_dict_new();
+  if (!d) abort();
+  char *copy = silk_strdup(form);
+  if (!copy) abort();
+  for (char *save = NULL, *t = strtok_r(copy, "&", &save); t; t = strtok_r(NULL, "&", &save)) {
+    char *eq = strchr(t, '=');
+    if (eq) *eq = '\0';
+    if (silk_dict_set_str(d, t, eq ? eq + 1 : "")) abort();
+  }
+  silk_free(copy);
+  silk_request *r = silk_form_request_new(url, d, (silk_callback){0});
+  if (!r) abort(); /* url is a normalised http(s) URL: only memory can fail */
+  if (strcmp(r->method, "POST")) abort();
+  check_fingerprint(r);
+  silk_ref_decref(&r->base);
+  silk_ref_decref((silk_ref *)d);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static bool ready;
+  if (!ready) {
+    silk_mem_install_hooks();
+    silk_log_set_level(SILK_LOG_CRITICAL);
+    ready = true;
+  }
+  size_t baseline = silk_ref_live_total();
+  const char *p = (const char *)data, *end = p + size;
+  char *base = next_part(&p, end);
+  char *href = next_part(&p, end);
+  char *form = next_part(&p, end);
+
+  char *nb = silk_url_normalize(base);
+  if (nb) check_normal(nb);
+  char *nh = silk_url_normalize(href);
+  if (nh) check_normal(nh);
+  silk_free(nh);
+  char *host = silk_url_host(base);
+  if (host) silk_url_host_in_domain(host, href);
+  silk_free(host);
+  char *canon = silk_url_canonicalize(base);
+  if (canon && (!nb || !http_url(canon))) abort(); /* canonical only what normalises */
+  silk_free(canon);
+
+  char *joined = silk_url_join(base, href);
+  if (joined) {
+    check_normal(joined);
+    /* joining an absolute URL to anything gives itself back */
+    char *j2 = silk_url_join(base, joined);
+    if (!j2 || strcmp(j2, joined)) abort();
+    silk_free(j2);
+    silk_request *r = silk_request_new(joined, (silk_callback){0});
+    if (!r || strcmp(r->url, joined)) abort();
+    check_fingerprint(r);
+    silk_ref_decref(&r->base);
+    form_post(joined, form);
+  }
+  if (nb) {
+    /* and relative to the normalised base: the join must not depend on the spelling */
+    char *j3 = silk_url_join(nb, href);
+    silk_free(j3);
+  }
+  silk_free(joined);
+  silk_free(nb);
+  silk_free(base);
+  silk_free(href);
+  silk_free(form);
+  if (silk_ref_live_total() != baseline) abort(); /* a tracked object leaked */
+  return 0;
+}
