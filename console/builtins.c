@@ -340,14 +340,8 @@ static int fn_abs(ARGS) {
 /* getattr(obj, name[, default]) and hasattr(obj, name): the attribute lookup of `obj.name`
  * with the name computed. */
 static int lookup_attr(const silk_value *obj, const char *name, silk_value *out) {
-  int rc = silk__value_method(obj, name, out);
-  if (rc != SILK_EATTR) return rc;
-  if (obj->type == SILK_T_REF && obj->as.ref->cls->getattr) {
-    silk_clearerror();
-    rc = obj->as.ref->cls->getattr(obj->as.ref, name, out);
-    if (rc) silk_value_clear(out);
-    if (rc != SILK_EATTR || *silk_lasterror()) return rc;
-  }
+  int rc = silk__getattr(obj, name, out);
+  if (rc != SILK_EATTR || (obj->type == SILK_T_REF && *silk_lasterror())) return rc;
   return silk_fail(SILK_EATTR, "'%s' object has no attribute '%s'", silk_value_type_name(obj),
                    name);
 }
@@ -800,6 +794,9 @@ static int fn_p(ARGS) {
   return rc;
 }
 
+/* What silk_ref_generic_getattr answers for every tracked object. */
+static const char *const generic_attrs[] = {"age", "refcount", "spider", "state", NULL};
+
 /* Names for dir(): sorted, without duplicates or dunder names. */
 static int names_list(const char **names, size_t n, silk_value *out) {
   qsort(names, n, sizeof *names, by_str);
@@ -836,14 +833,22 @@ static int fn_dir(ARGS) {
   } else {
     const silk_value *v = &args->pos[0];
     const char *const *attrs = silk__value_method_names(v);
-    if (!attrs && v->type == SILK_T_REF) attrs = v->as.ref->cls->attrs;
-    size_t cnt = 0;
+    const char *const *generic = NULL;
+    if (!attrs && v->type == SILK_T_REF) {
+      attrs = v->as.ref->cls->attrs;
+      generic = generic_attrs; /* what every tracked object answers */
+    }
+    size_t cnt = 0, gcnt = 0;
     for (; attrs && attrs[cnt]; cnt++)
       ;
-    names = silk_calloc(cnt + 1, sizeof *names);
+    for (; generic && generic[gcnt]; gcnt++)
+      ;
+    names = silk_calloc(cnt + gcnt + 1, sizeof *names);
     if (!names) return SILK_ENOMEM;
-    for (; n < cnt; n++)
-      names[n] = attrs[n];
+    for (size_t i = 0; i < cnt; i++)
+      names[n++] = attrs[i];
+    for (size_t i = 0; i < gcnt; i++)
+      names[n++] = generic[i];
   }
   rc = names_list(names, n, out);
   silk_free(names);

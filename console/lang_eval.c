@@ -324,20 +324,34 @@ int silk_console_iter(const silk_value *v, silk_list **out) {
 
 /* ---- attributes, items, slices, calls ----------------------------------------------------- */
 
-static int get_attr(lang_ctx *c, const silk_value *v, const char *name, silk_value *out) {
+int silk__getattr(const silk_value *v, const char *name, silk_value *out) {
+  *out = SILK_NONE;
   int rc = silk__value_method(v, name, out);
-  if (rc != SILK_EATTR) return rc ? silk__exc_from_rc(&c->exc, rc, NULL) : 0;
-  if (v->type == SILK_T_REF && v->as.ref->cls->getattr) {
-    silk_clearerror();
-    *out = SILK_NONE;
-    rc = v->as.ref->cls->getattr(v->as.ref, name, out);
-    if (!rc) return 0;
-    silk_value_clear(out);
-    if (rc != SILK_EATTR) return silk__exc_from_rc(&c->exc, rc, NULL);
-    return silk__exc_from_rc(&c->exc, rc, "'%s' object has no attribute '%s'", tname(v), name);
+  if (rc != SILK_EATTR || v->type != SILK_T_REF) return rc;
+  silk_ref *o = v->as.ref;
+  silk_clearerror();
+  if (o->cls->getattr) {
+    rc = o->cls->getattr(o, name, out);
+    if (rc) silk_value_clear(out);
+    if (rc != SILK_EATTR) return rc;
   }
-  return silk__exc_set(&c->exc, "AttributeError", "'%s' object has no attribute '%s'", tname(v),
-                       name);
+  /* what every tracked object has: spider, age, refcount, state */
+  char detail[256];
+  snprintf(detail, sizeof detail, "%s", silk_lasterror());
+  rc = silk_ref_generic_getattr(o, name, out);
+  if (rc) {
+    silk_value_clear(out);
+    if (rc == SILK_EATTR && detail[0]) silk_fail(SILK_EATTR, "%s", detail);
+  }
+  return rc;
+}
+
+static int get_attr(lang_ctx *c, const silk_value *v, const char *name, silk_value *out) {
+  int rc = silk__getattr(v, name, out);
+  if (!rc) return 0;
+  if (rc != SILK_EATTR) return silk__exc_from_rc(&c->exc, rc, NULL);
+  if (v->type != SILK_T_REF) silk_clearerror();
+  return silk__exc_from_rc(&c->exc, rc, "'%s' object has no attribute '%s'", tname(v), name);
 }
 
 static int key_error(lang_ctx *c, const silk_value *key) {

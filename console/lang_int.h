@@ -275,6 +275,10 @@ int silk__repr_float(double f, silk_buf *out);
 /* Write text to the current evaluation's output, honouring the cap. */
 int silk__emit(lang_ctx *c, const char *text, size_t n);
 
+/* v.name as the console resolves it: value methods, the class's getattr hook, then the
+ * attributes every tracked object has (silk_ref_generic_getattr). SILK_EATTR when none
+ * has it (silk_lasterror() is the hook's text, if it gave one). */
+int silk__getattr(const silk_value *v, const char *name, silk_value *out);
 /* Attribute methods of plain values (str methods, dict methods): a bound method in *out,
  * or SILK_EATTR. Defined in lang_methods.c. */
 int silk__value_method(const silk_value *self, const char *name, silk_value *out);

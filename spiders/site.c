@@ -21,14 +21,6 @@
 #include "core/uthash_silk.h"
 #include "tracking/alloc.h"
 
-/* zlib is the only library here that libsilk's build may not link yet; it is always
- * loaded at run time as a dependency of libcurl, so weak references resolve either way,
- * and a missing zlib turns the compressed endpoints into 500s instead of a link error. */
-#pragma weak deflateInit2_
-#pragma weak deflate
-#pragma weak deflateEnd
-#pragma weak crc32
-#pragma weak crc32_combine
 
 #define HEAD_MAX (64 * 1024)   /* request line + headers; beyond: 431 */
 #define BODY_MAX (1024 * 1024) /* request bodies are read and dropped; beyond: 413 */
@@ -338,7 +330,6 @@ int silk_site_port(const silk_site *s) { return s->port; }
  * `last_flush`: Z_FINISH, or Z_FULL_FLUSH for a piece that others can be appended to. */
 static int compress_into(silk_buf *out, uint64_t n, bool zeros, int window_bits, int level,
                          int last_flush) {
-  if (!deflate) return silk_fail(SILK_ENOTCONFIGURED, "zlib is not linked");
   z_stream z = {0};
   if (deflateInit2(&z, level, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     return SILK_ENOMEM;
@@ -546,7 +537,7 @@ static int ep_bomb(silk_site *s, const char *q, resp *rs) {
   if (silk__site_query_long(q, "mb", 1, 4096, 10, &mb) == SILK_EINVAL)
     return bad_request(rs, "mb 1..4096");
   bomb_entry *e = bomb_get(s, mb);
-  if (!e) return deflate ? SILK_ENOMEM : SILK_ENOTCONFIGURED;
+  if (!e) return SILK_ENOMEM;
   rs->ext = e->data;
   rs->ext_len = e->len;
   rs->ctype = "application/octet-stream";

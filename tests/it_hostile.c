@@ -15,6 +15,17 @@ static int parse(silk_spider *s, silk_response *resp, silk_output *out) {
                     : NULL;
   if (strstr(resp->url, "links") || strstr(resp->url, "deep")) {
     uint64_t t = silk_now_ns();
+    silk_response_parse(resp);
+    fprintf(stderr, "  parse %.2fs\n", (silk_now_ns() - t) / 1e9);
+    t = silk_now_ns();
+    silk_list *x = silk_response_xpath(resp, "//a/@href");
+    fprintf(stderr, "  xpath //a/@href: %zu in %.2fs\n", x ? silk_list_len(x) : 0, (silk_now_ns() - t) / 1e9);
+    silk_ref_decref((silk_ref *)x);
+    t = silk_now_ns();
+    x = silk_response_xpath(resp, "//base/@href");
+    fprintf(stderr, "  xpath //base/@href: %zu in %.2fs\n", x ? silk_list_len(x) : 0, (silk_now_ns() - t) / 1e9);
+    silk_ref_decref((silk_ref *)x);
+    t = silk_now_ns();
     silk_list *l = silk_response_links(resp);
     fprintf(stderr, "  links: %zu in %.2fs\n", l ? silk_list_len(l) : 0, (silk_now_ns() - t) / 1e9);
     for (size_t i = 0; l && i < silk_list_len(l) && i < 3; i++) fprintf(stderr, "   %s\n", silk_list_get(l, (long)i)->as.s.ptr);

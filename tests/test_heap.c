@@ -825,9 +825,10 @@ static void test_out_of_memory(void **state) {
   test_assert_no_live_refs();
 }
 
+/* CPU time of this process: what an operation costs, whatever else the machine runs. */
 static double ms_since(struct timespec t0) {
   struct timespec t1;
-  clock_gettime(CLOCK_MONOTONIC, &t1);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
   return (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
 }
 
@@ -853,7 +854,7 @@ static void test_million_objects(void **state) {
   silk_mem_get_stats(&before);
 
   struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
   silk_heap_set *x = silk_heap_snapshot(e);
   double snap_ms = ms_since(t0);
   assert_non_null(x);
@@ -862,7 +863,7 @@ static void test_million_objects(void **state) {
   silk_mem_get_stats(&after);
   int64_t kept = after.lib[SILK_LIB_SILK].bytes - before.lib[SILK_LIB_SILK].bytes;
 
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
   silk_heap_partition *p = silk_heap_partition_new(x, SILK_HEAP_BYTYPE);
   silk_heap_set *x0;
   size_t ri;
@@ -875,7 +876,7 @@ static void test_million_objects(void **state) {
   assert_string_equal(r.label, "\".meta['referer']\"");
   assert_int_equal(r.count, units);
 
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
   silk_buf b = SILK_BUF_INIT;
   assert_int_equal(silk_heap_paths(e, SILK_REF(last), 0, &b), 0);
   double path_ms = ms_since(t0);
@@ -886,13 +887,13 @@ static void test_million_objects(void **state) {
   assert_string_equal(b.ptr, expect);
 
   silk_request *lost = make_request(1);
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
   silk_buf_reset(&b);
   assert_int_equal(silk_heap_paths(e, SILK_REF(lost), 0, &b), 0);
   double nopath_ms = ms_since(t0);
   SILK_DECREF(lost);
 
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
   silk_buf_reset(&b);
   assert_int_equal(silk_heap_set_paths(x0, 0, &b), 0);
   double setpaths_ms = ms_since(t0);
@@ -902,7 +903,7 @@ static void test_million_objects(void **state) {
                              "Request.meta['referer'] -> HtmlResponse");
   silk_buf_release(&b);
 
-  printf("heap of %zu objects (%.1f MB silk bytes): snapshot %.0f ms keeping %.1f MB "
+  printf("heap of %zu objects (%.1f MB silk bytes), CPU time: snapshot %.0f ms keeping %.1f MB "
                 "(%.1f B/object); bytype + [0].byvia %.0f ms; obj.paths %.0f ms (unreachable: "
                 "%.0f ms); set.paths of %zu %.0f ms\n",
                 live, before.lib[SILK_LIB_SILK].bytes / 1e6, snap_ms, kept / 1e6,

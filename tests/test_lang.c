@@ -461,7 +461,15 @@ static void test_objects(void **state) {
   EXPECT("t.url.nope", "AttributeError: 'str' object has no attribute 'nope'\n");
   EXPECT("(1).real", "AttributeError: 'int' object has no attribute 'real'\n");
   EXPECT("t.meta.get('referer').split('/')", "['http:', '', 'example.com', '']\n");
-  EXPECT("dir(t)", "['meta', 'method', 'num', 'url']\n");
+  EXPECT("dir(t)", "['age', 'meta', 'method', 'num', 'refcount', 'spider', 'state', 'url']\n");
+  /* the attributes every tracked object has */
+  EXPECT("t.age >= 0 and t.age < 60", "True\n");
+  EXPECT("t.refcount", "3\n"); /* globals, the evaluation's copy of t, and the hook's */
+  EXPECT("t.spider", "");
+  EXPECT("t.state", "");
+  EXPECT("t.meta.age >= 0", "True\n");
+  EXPECT("[].refcount", "1\n"); /* only the evaluation holds it */
+  EXPECT("hasattr(t, 'age'), getattr(t, 'spider', 1)", "[True, None]\n");
   EXPECT("type(t)", "'Thing'\n");
   EXPECT("isinstance(t, 'Thing')", "True\n");
   EXPECT("getattr(t, 'url')", "'http://example.com/a'\n");

@@ -257,6 +257,9 @@ static void close_spider(silk_spider *spider, const char *reason) {
 static const char *const start_urls[] = {"http://127.0.0.1:8089/", NULL};
 static const char *const custom_settings[] = {"CONCURRENT_REQUESTS_PER_DOMAIN=4", NULL};
 static silk_component_def *const components[] = {&category_pipeline_def, NULL};
+/* JOBDIR saves a queued request with the name of its callback: list them (parse is known) */
+static const silk_callback callbacks[] = {SILK_CALLBACK(parse_category),
+                                          SILK_CALLBACK(parse_product), {0}};
 
 silk_spider_def silk_module_spider = {
     .name = "categories",
@@ -269,4 +272,5 @@ silk_spider_def silk_module_spider = {
     .close = close_spider,
     .state_size = sizeof(category_state),
     .components = components,
+    .callbacks = callbacks,
 };

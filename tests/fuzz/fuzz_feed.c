@@ -64,6 +64,13 @@ static bool same(const char *a, size_t alen, const silk_buf *b) {
   return alen == b->len && !memcmp(a, b->ptr, alen);
 }
 
+/* Is field i's replaced key also another field's? */
+static bool repeated(const field *f, size_t n, size_t i) {
+  for (size_t k = 0; k < n; k++)
+    if (k != i && same(f[k].want_k.ptr, f[k].want_k.len, &f[i].want_k)) return true;
+  return false;
+}
+
 static void check_json(const silk_dict *d, const field *f, size_t n, int indent, bool ascii) {
   silk_buf out = SILK_BUF_INIT;
   silk_feed_json_opts o = {.indent = indent, .ascii = ascii};
@@ -74,8 +81,14 @@ static void check_json(const silk_dict *d, const field *f, size_t n, int indent,
   json_error_t err;
   json_t *j = json_loadb(out.ptr, out.len, JSON_ALLOW_NUL, &err);
   if (!j || !json_is_object(j)) abort(); /* the JSON text does not parse */
-  if (json_object_size(j) != n) abort();
+  /* two keys that differ only in invalid bytes are written alike: the text then holds
+   * a repeated member and jansson keeps the last, so only unique keys are compared */
+  size_t unique = 0;
+  for (size_t i = 0; i < n; i++)
+    unique += !repeated(f, n, i);
+  if (json_object_size(j) != unique) abort();
   for (size_t i = 0; i < n; i++) {
+    if (repeated(f, n, i)) continue;
     /* jansson looks keys up as C strings: a key is NUL-free, so is its replacement */
     json_t *v = json_object_get(j, f[i].want_k.ptr);
     if (!v) abort();
