@@ -149,57 +149,9 @@ static int repr_dict(silk_dict *d, silk_buf *out, int depth) {
 
 /* Python's repr of a float: the shortest digits that read back to the same double, in
  * fixed notation when the decimal point falls within 16 digits, else with an exponent. */
-int silk__repr_float(double f, silk_buf *out) {
-  if (isnan(f)) return silk_buf_puts(out, "nan");
-  if (isinf(f)) return silk_buf_puts(out, f > 0 ? "inf" : "-inf");
-  char tmp[40];
-  for (int prec = 0; prec < 17; prec++) {
-    snprintf(tmp, sizeof tmp, "%.*e", prec, f);
-    if (strtod(tmp, NULL) == f) break;
-  }
-  /* tmp is [-]d[.ddd]e[+-]XX: split it into digits and the decimal point's position */
-  const char *p = tmp;
-  bool neg = *p == '-';
-  if (neg) p++;
-  char digits[24];
-  size_t nd = 0;
-  for (; *p && *p != 'e'; p++)
-    if (*p != '.') digits[nd++] = *p;
-  while (nd > 1 && digits[nd - 1] == '0')
-    nd--;
-  int decpt = atoi(p + 1) + 1;
-  if (nd == 1 && digits[0] == '0') decpt = 1; /* 0.0 and -0.0 */
-  int rc = neg ? silk_buf_putc(out, '-') : 0;
-  if (rc) return rc;
-  if (decpt > -4 && decpt <= 16) {
-    if (decpt <= 0) {
-      rc = silk_buf_puts(out, "0.");
-      for (int i = 0; i < -decpt && !rc; i++)
-        rc = silk_buf_putc(out, '0');
-      if (!rc) rc = silk_buf_add(out, digits, nd);
-    } else if ((size_t)decpt >= nd) {
-      rc = silk_buf_add(out, digits, nd);
-      for (size_t i = nd; i < (size_t)decpt && !rc; i++)
-        rc = silk_buf_putc(out, '0');
-      if (!rc) rc = silk_buf_puts(out, ".0");
-    } else {
-      rc = silk_buf_add(out, digits, (size_t)decpt);
-      if (!rc) rc = silk_buf_putc(out, '.');
-      if (!rc) rc = silk_buf_add(out, digits + decpt, nd - (size_t)decpt);
-    }
-    return rc;
-  }
-  rc = silk_buf_putc(out, digits[0]);
-  if (!rc && nd > 1) {
-    rc = silk_buf_putc(out, '.');
-    if (!rc) rc = silk_buf_add(out, digits + 1, nd - 1);
-  }
-  if (!rc) rc = silk_buf_printf(out, "e%c%02d", decpt - 1 < 0 ? '-' : '+', abs(decpt - 1));
-  return rc;
-}
 
 static int repr_depth(const silk_value *v, silk_buf *out, int depth) {
-  if (v->type == SILK_T_FLOAT) return silk__repr_float(v->as.f, out);
+  if (v->type == SILK_T_FLOAT) return silk_float_repr(v->as.f, out);
   if (is_list(v)) return repr_list((silk_list *)v->as.ref, out, depth);
   if (is_dict(v)) return repr_dict((silk_dict *)v->as.ref, out, depth);
   return silk_value_repr(v, out);

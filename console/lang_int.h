@@ -271,7 +271,6 @@ int silk__exc_from_rc(lang_exc *e, int rc, const char *fmt, ...)
 /* a op b for the arithmetic and bitwise operators (token kinds T_PLUS ...). */
 int silk__binop(lang_ctx *c, int op, const silk_value *a, const silk_value *b, silk_value *out);
 /* Append a float as Python's repr shows it (1000.0, 1e+16, 0.0001, 1e-05). */
-int silk__repr_float(double f, silk_buf *out);
 /* Write text to the current evaluation's output, honouring the cap. */
 int silk__emit(lang_ctx *c, const char *text, size_t n);
 

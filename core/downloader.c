@@ -249,6 +249,9 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
 static const char *exception_name(CURLcode rc, bool too_big) {
   if (too_big) return "DownloadMaxSizeExceeded";
   switch (rc) {
+#if LIBCURL_VERSION_NUM >= 0x080600
+  case CURLE_TOO_LARGE: return "InvalidResponse"; /* response headers over libcurl's limit */
+#endif
   case CURLE_OPERATION_TIMEDOUT: return "TimeoutError";
   case CURLE_COULDNT_CONNECT: return "ConnectionRefusedError";
   case CURLE_COULDNT_RESOLVE_HOST:
@@ -332,11 +335,33 @@ static void finish(xfer *x, CURLcode rc) {
       resp->base.spider = req->base.spider;
     }
   } else {
+    /* a Content-Length above CURLOPT_MAXFILESIZE: refused before any body byte, and as
+     * final as a body that grew too big (Scrapy cancels both, neither is retried) */
+    curl_off_t expected = -1;
+    if (rc == CURLE_FILESIZE_EXCEEDED) {
+      x->too_big = true;
+      curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &expected);
+    }
     err = x->too_big ? SILK_ETOOBIG : rc == CURLE_OPERATION_TIMEDOUT ? SILK_ETIMEOUT : SILK_EDOWNLOAD;
-    if (x->too_big)
+    if (x->too_big && expected >= 0)
+      snprintf(msg, sizeof msg,
+               "%s: Cancelled download of %s: expected response size (%lld bytes) larger than "
+               "DOWNLOAD_MAXSIZE (%lld bytes)",
+               exception_name(rc, true), req->url, (long long)expected, (long long)x->maxsize);
+    else if (x->too_big)
       snprintf(msg, sizeof msg,
                "%s: Cancelled download of %s: body exceeded DOWNLOAD_MAXSIZE (%lld bytes)",
                exception_name(rc, true), req->url, (long long)x->maxsize);
+    else if (rc == CURLE_OUT_OF_MEMORY && !x->body.len)
+      /* libcurl's own allocations fail only when the whole process is out of memory;
+       * what ends a transfer this way before any body byte is libcurl refusing a header
+       * line over CURL_MAX_HTTP_HEADER, which it reports as out of memory */
+      snprintf(msg, sizeof msg,
+               "InvalidResponse: libcurl refused the response headers of %s (a header line "
+               "over %d bytes)",
+               req->url, CURL_MAX_HTTP_HEADER);
+    else if (rc == CURLE_RECV_ERROR && !strncmp(x->errbuf, "Too large response headers", 26))
+      snprintf(msg, sizeof msg, "InvalidResponse: %s", x->errbuf); /* libcurl < 8.6 */
     else
       snprintf(msg, sizeof msg, "%s: %s", exception_name(rc, false),
                x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));

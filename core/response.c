@@ -21,6 +21,7 @@ static void response_destroy(silk_ref *self) {
   silk_free(r->url);
   silk_free(r->body);
   silk_free(r->ip_address);
+  silk_free(r->base_url);
   silk_headers_release(&r->headers);
   /* the document goes with its response (Scrapy #2977: a cached selector kept it) */
   if (r->doc) xmlFreeDoc(r->doc);
@@ -39,7 +40,7 @@ static int response_traverse(silk_ref *self, silk_visit_fn visit, void *arg) {
 static size_t response_owned(silk_ref *self) {
   silk_response *r = (silk_response *)self;
   return silk_alloc_size(r->url) + silk_alloc_size(r->body) + silk_alloc_size(r->ip_address) +
-         silk_headers_owned_bytes(&r->headers) + r->doc_bytes;
+         silk_alloc_size(r->base_url) + silk_headers_owned_bytes(&r->headers) + r->doc_bytes;
 }
 
 static int response_repr(silk_ref *self, silk_buf *out) {
@@ -161,8 +162,75 @@ char *silk_response_charset(const silk_response *r) {
   return n ? silk_strndup(cs, n) : NULL;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (1 to 4 bytes), 0 when there is none:
+ * stray continuation bytes, overlong forms, surrogates and code points past U+10FFFF. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+  unsigned char c = s[0];
+  if (c < 0x80) return 1;
+  size_t len;
+  uint32_t cp, min;
+  if (c >= 0xc2 && c <= 0xdf) len = 2, cp = c & 0x1f, min = 0x80;
+  else if (c >= 0xe0 && c <= 0xef) len = 3, cp = c & 0x0f, min = 0x800;
+  else if (c >= 0xf0 && c <= 0xf4) len = 4, cp = c & 0x07, min = 0x10000;
+  else return 0;
+  if (n < len) return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((s[i] & 0xc0) != 0x80) return 0;
+    cp = cp << 6 | (s[i] & 0x3f);
+  }
+  return cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : len;
+}
+
+/* A copy of a body declared UTF-8 with each byte that is not part of a well-formed
+ * sequence replaced by U+FFFD, as a browser (and Scrapy's w3lib) decodes it. NULL with
+ * *fixed_len 0 when the body is valid as it is, NULL with *fixed_len 1 when out of memory.
+ * libxml2 told the text is UTF-8 copies invalid bytes into the document as they are, so
+ * every string extracted from it would be invalid UTF-8 too. */
+static char *utf8_repair(const char *body, size_t len, size_t *fixed_len) {
+  const unsigned char *s = (const unsigned char *)body;
+  size_t bad = 0;
+  for (size_t i = 0; i < len;) {
+    size_t k = utf8_seq(s + i, len - i);
+    bad += !k;
+    i += k ? k : 1;
+  }
+  *fixed_len = 0;
+  if (!bad) return NULL;
+  char *out = silk_malloc_tag(len + 2 * bad + 1, SILK_TAG_BODY);
+  if (!out) {
+    *fixed_len = 1;
+    return NULL;
+  }
+  size_t o = 0;
+  for (size_t i = 0; i < len;) {
+    size_t k = utf8_seq(s + i, len - i);
+    if (k) {
+      memcpy(out + o, s + i, k);
+      o += k;
+      i += k;
+    } else {
+      memcpy(out + o, "\xef\xbf\xbd", 3);
+      o += 3;
+      i++;
+    }
+  }
+  out[o] = '\0';
+  *fixed_len = o;
+  return out;
+}
+
 silk__xml_doc *silk_html_parse_bytes(const char *body, size_t len, const char *url,
                                      const char *encoding, size_t *doc_bytes) {
+  char *fixed = NULL;
+  if (encoding && (!strcasecmp(encoding, "utf-8") || !strcasecmp(encoding, "utf8"))) {
+    size_t fixed_len;
+    fixed = utf8_repair(body, len, &fixed_len);
+    if (!fixed && fixed_len) return NULL; /* out of memory */
+    if (fixed) {
+      body = fixed;
+      len = fixed_len;
+    }
+  }
   int64_t before = silk_mem_xml_thread_bytes();
   /* libxml2 takes an int length; bodies are capped by DOWNLOAD_MAXSIZE anyway */
   if (len > (size_t)INT32_MAX) len = INT32_MAX;
@@ -177,6 +245,7 @@ silk__xml_doc *silk_html_parse_bytes(const char *body, size_t len, const char *u
     int64_t d = silk_mem_xml_thread_bytes() - before;
     *doc_bytes = d > 0 ? (size_t)d : 0;
   }
+  silk_free(fixed);
   return doc;
 }
 
@@ -184,6 +253,9 @@ void silk_response_attach_doc(silk_response *r, silk__xml_doc *doc, size_t doc_b
   if (r->doc) xmlFreeDoc(r->doc);
   r->doc = doc;
   r->doc_bytes = doc_bytes;
+  silk_free(r->base_url);
+  r->base_url = NULL;
+  r->base_looked_up = false;
 }
 
 int silk_response_parse(silk_response *r) {
@@ -201,23 +273,28 @@ int silk_response_parse(silk_response *r) {
   return r->doc ? 0 : silk_fail(SILK_EPARSE, "cannot parse %s", r->url);
 }
 
-char *silk_response_urljoin(silk_response *r, const char *href) {
-  const char *base = r->url;
+/* <base href> changes what relative links mean. Looked up once per document and kept:
+ * a spider joins every link of a page, and a million-node page made each lookup cost a
+ * full tree walk. */
+static const char *base_url(silk_response *r) {
+  if (!r->doc || r->base_looked_up) return r->base_url ? r->base_url : r->url;
   xmlChar *base_href = NULL;
-  if (r->doc) {
-    /* <base href> changes what relative links mean */
-    xmlXPathContextPtr ctx = xmlXPathNewContext(r->doc);
-    xmlXPathObjectPtr res = ctx ? xmlXPathEvalExpression((const xmlChar *)"//base/@href", ctx) : NULL;
-    if (res && res->nodesetval && res->nodesetval->nodeNr > 0)
-      base_href = xmlNodeGetContent(res->nodesetval->nodeTab[0]);
-    xmlXPathFreeObject(res);
-    xmlXPathFreeContext(ctx);
+  xmlXPathContextPtr ctx = xmlXPathNewContext(r->doc);
+  xmlXPathObjectPtr res = ctx ? xmlXPathEvalExpression((const xmlChar *)"//base/@href", ctx) : NULL;
+  if (res && res->nodesetval && res->nodesetval->nodeNr > 0) {
+    base_href = xmlNodeGetContent(res->nodesetval->nodeTab[0]);
+    /* a base that cannot be joined is ignored */
+    if (base_href) r->base_url = silk_url_join(r->url, (const char *)base_href);
   }
-  char *joined_base = base_href ? silk_url_join(base, (const char *)base_href) : NULL;
   xmlFree(base_href);
-  char *out = silk_url_join(joined_base ? joined_base : base, href);
-  silk_free(joined_base);
-  return out;
+  r->base_looked_up = res != NULL; /* a failed evaluation (out of memory) is tried again */
+  xmlXPathFreeObject(res);
+  xmlXPathFreeContext(ctx);
+  return r->base_url ? r->base_url : r->url;
+}
+
+char *silk_response_urljoin(silk_response *r, const char *href) {
+  return silk_url_join(base_url(r), href);
 }
 
 silk_request *silk_response_follow(silk_response *r, const char *href, silk_callback cb) {
@@ -442,21 +519,26 @@ silk_list *silk_response_links(silk_response *r) {
   if (!out) return NULL;
   xmlXPathContextPtr ctx = xmlXPathNewContext(r->doc);
   xmlXPathObjectPtr res = ctx ? xmlXPathEvalExpression((const xmlChar *)"//a/@href", ctx) : NULL;
-  seen_url *seen = NULL, *e, *tmp;
-  char *base = NULL;
-  {
-    xmlXPathObjectPtr b = ctx ? xmlXPathEvalExpression((const xmlChar *)"//base/@href", ctx) : NULL;
-    if (b && b->nodesetval && b->nodesetval->nodeNr > 0) {
-      xmlChar *c = xmlNodeGetContent(b->nodesetval->nodeTab[0]);
-      if (c) base = silk_url_join(r->url, (const char *)c);
-      xmlFree(c);
-    }
-    xmlXPathFreeObject(b);
-  }
+  /* seen: joined URLs already listed; hrefs: raw href texts already joined, so a link
+   * repeated all over a page (navigation, a million copies on a hostile one) is joined
+   * once, not once per copy */
+  seen_url *seen = NULL, *hrefs = NULL, *e, *tmp;
+  const char *base = base_url(r);
   int nodes = res && res->nodesetval ? res->nodesetval->nodeNr : 0;
   for (int i = 0; i < nodes; i++) {
     xmlChar *href = xmlNodeGetContent(res->nodesetval->nodeTab[i]);
-    char *url = href ? silk_url_join(base ? base : r->url, (const char *)href) : NULL;
+    if (!href) continue;
+    size_t hn = strlen((const char *)href);
+    HASH_FIND(hh, hrefs, href, hn, e);
+    if (!e && (e = silk_malloc(sizeof *e + hn + 1))) {
+      memcpy(e->url, href, hn + 1);
+      HASH_ADD(hh, hrefs, url[0], hn, e);
+      if (!e->hh.tbl) silk_free(e); /* not added (out of memory): only the shortcut is lost */
+    } else if (e) {
+      xmlFree(href);
+      continue;
+    }
+    char *url = silk_url_join(base, (const char *)href);
     xmlFree(href);
     if (!url) continue;
     size_t n = strlen(url);
@@ -466,9 +548,11 @@ silk_list *silk_response_links(silk_response *r) {
       HASH_ADD(hh, seen, url[0], n, e);
       silk_value v;
       silk_value_str_take(&v, url, n);
+      url = NULL;
+      /* a URL that could not be recorded as seen is still listed: it may repeat */
+      if (!e->hh.tbl) silk_free(e);
       silk_list_append(out, &v);
       silk_value_clear(&v);
-      url = NULL;
     }
     silk_free(url);
   }
@@ -476,7 +560,10 @@ silk_list *silk_response_links(silk_response *r) {
     HASH_DEL(seen, e);
     silk_free(e);
   }
-  silk_free(base);
+  HASH_ITER(hh, hrefs, e, tmp) {
+    HASH_DEL(hrefs, e);
+    silk_free(e);
+  }
   xmlXPathFreeObject(res);
   xmlXPathFreeContext(ctx);
   return out;

@@ -20,6 +20,10 @@ struct silk_response {
   double download_latency; /* seconds */
   silk__xml_doc *doc;      /* HtmlResponse: parsed on first use or by the thread pool */
   size_t doc_bytes;        /* libxml2 bytes the document took when parsed */
+  /* the document's <base href> joined to url (NULL: none), looked up once per document:
+   * urljoin runs for every link of a page, and an XPath walk each time was quadratic */
+  char *base_url;
+  bool base_looked_up;
 };
 
 extern silk_class silk_response_class;      /* "Response" */

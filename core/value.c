@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -100,17 +101,55 @@ bool silk_value_equal(const silk_value *a, const silk_value *b) {
   }
 }
 
-static int repr_float(double f, silk_buf *out) {
+/* Python's repr of a float: the shortest text that reads back to the same double, in
+ * fixed notation from 1e-4 up to 1e16 and with an exponent outside. */
+int silk_float_repr(double f, silk_buf *out) {
   if (isnan(f)) return silk_buf_puts(out, "nan");
   if (isinf(f)) return silk_buf_puts(out, f > 0 ? "inf" : "-inf");
-  char tmp[64];
-  /* shortest text that reads back to the same double, as Python prints floats */
-  for (int prec = 1; prec <= 17; prec++) {
-    snprintf(tmp, sizeof tmp, "%.*g", prec, f);
+  char tmp[40];
+  for (int prec = 0; prec < 17; prec++) {
+    snprintf(tmp, sizeof tmp, "%.*e", prec, f);
     if (strtod(tmp, NULL) == f) break;
   }
-  if (!strpbrk(tmp, ".eni")) strcat(tmp, ".0");
-  return silk_buf_puts(out, tmp);
+  /* tmp is [-]d[.ddd]e[+-]XX: split it into digits and the decimal point's position */
+  const char *p = tmp;
+  bool neg = *p == '-';
+  if (neg) p++;
+  char digits[24];
+  size_t nd = 0;
+  for (; *p && *p != 'e'; p++)
+    if (*p != '.') digits[nd++] = *p;
+  while (nd > 1 && digits[nd - 1] == '0')
+    nd--;
+  int decpt = atoi(p + 1) + 1;
+  if (nd == 1 && digits[0] == '0') decpt = 1; /* 0.0 and -0.0 */
+  int rc = neg ? silk_buf_putc(out, '-') : 0;
+  if (rc) return rc;
+  if (decpt > -4 && decpt <= 16) {
+    if (decpt <= 0) {
+      rc = silk_buf_puts(out, "0.");
+      for (int i = 0; i < -decpt && !rc; i++)
+        rc = silk_buf_putc(out, '0');
+      if (!rc) rc = silk_buf_add(out, digits, nd);
+    } else if ((size_t)decpt >= nd) {
+      rc = silk_buf_add(out, digits, nd);
+      for (size_t i = nd; i < (size_t)decpt && !rc; i++)
+        rc = silk_buf_putc(out, '0');
+      if (!rc) rc = silk_buf_puts(out, ".0");
+    } else {
+      rc = silk_buf_add(out, digits, (size_t)decpt);
+      if (!rc) rc = silk_buf_putc(out, '.');
+      if (!rc) rc = silk_buf_add(out, digits + decpt, nd - (size_t)decpt);
+    }
+    return rc;
+  }
+  rc = silk_buf_putc(out, digits[0]);
+  if (!rc && nd > 1) {
+    rc = silk_buf_putc(out, '.');
+    if (!rc) rc = silk_buf_add(out, digits + 1, nd - 1);
+  }
+  if (!rc) rc = silk_buf_printf(out, "e%c%02d", decpt - 1 < 0 ? '-' : '+', abs(decpt - 1));
+  return rc;
 }
 
 int silk_value_repr(const silk_value *v, silk_buf *out) {
@@ -118,7 +157,7 @@ int silk_value_repr(const silk_value *v, silk_buf *out) {
   case SILK_T_NONE: return silk_buf_puts(out, "None");
   case SILK_T_BOOL: return silk_buf_puts(out, v->as.b ? "True" : "False");
   case SILK_T_INT: return silk_buf_printf(out, "%" PRId64, v->as.i);
-  case SILK_T_FLOAT: return repr_float(v->as.f, out);
+  case SILK_T_FLOAT: return silk_float_repr(v->as.f, out);
   case SILK_T_STR: return silk_buf_repr_str(out, v->as.s.ptr, v->as.s.len);
   case SILK_T_REF:
     if (v->as.ref->cls->repr) return v->as.ref->cls->repr(v->as.ref, out);
@@ -197,8 +236,24 @@ static size_t dict_owned(silk_ref *self) {
   return n;
 }
 
+/* Containers being repr'd on this thread, outermost first: a list or dict met again
+ * inside itself is written as Python writes it, [...] or {...}, instead of recursing until
+ * the stack overflows; so is one nested deeper than REPR_MAX_DEPTH. */
+#define REPR_MAX_DEPTH 200
+static _Thread_local const silk_ref *repr_stack[REPR_MAX_DEPTH];
+static _Thread_local int repr_depth;
+
+static bool repr_enter(const silk_ref *self) {
+  if (repr_depth >= REPR_MAX_DEPTH) return false;
+  for (int i = 0; i < repr_depth; i++)
+    if (repr_stack[i] == self) return false;
+  repr_stack[repr_depth++] = self;
+  return true;
+}
+
 static int dict_repr(silk_ref *self, silk_buf *out) {
   silk_dict *d = (silk_dict *)self;
+  if (!repr_enter(self)) return silk_buf_puts(out, "{...}");
   int rc = silk_buf_putc(out, '{');
   for (entry *e = d->table; e && !rc; e = e->hh.next) {
     if (e != d->table) rc = silk_buf_puts(out, ", ");
@@ -208,6 +263,7 @@ static int dict_repr(silk_ref *self, silk_buf *out) {
     if (!rc && out->limit && out->len > out->limit / 2) rc = silk_buf_puts(out, ", ...");
   }
   if (!rc) rc = silk_buf_putc(out, '}');
+  repr_depth--;
   return rc;
 }
 
@@ -383,6 +439,7 @@ static size_t list_owned(silk_ref *self) {
 
 static int list_repr(silk_ref *self, silk_buf *out) {
   silk_list *l = (silk_list *)self;
+  if (!repr_enter(self)) return silk_buf_puts(out, "[...]");
   int rc = silk_buf_putc(out, '[');
   for (size_t i = 0; i < l->len && !rc; i++) {
     if (i) rc = silk_buf_puts(out, ", ");
@@ -393,6 +450,7 @@ static int list_repr(silk_ref *self, silk_buf *out) {
     }
   }
   if (!rc) rc = silk_buf_putc(out, ']');
+  repr_depth--;
   return rc;
 }
 

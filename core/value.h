@@ -54,6 +54,8 @@ bool silk_value_truthy(const silk_value *v);
 bool silk_value_equal(const silk_value *a, const silk_value *b);
 /* Append repr(v) as Python would print it. */
 int silk_value_repr(const silk_value *v, silk_buf *out);
+/* Append a float as Python's repr shows it (1000.0, 1e+16, 0.0001, 1e-05). */
+int silk_float_repr(double f, silk_buf *out);
 /* Append str(v): strings unquoted, everything else as repr. */
 int silk_value_str_of(const silk_value *v, silk_buf *out);
 /* Python type name of the value ("str", "int", or the object's class name). */

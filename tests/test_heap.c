@@ -106,7 +106,8 @@ static void test_empty_heap(void **state) {
 
 static void test_bytype_counts_and_sizes(void **state) {
   silk_dict *d[3];
-  for (int i = 0; i < 3; i++) d[i] = silk_dict_new();
+  for (int i = 0; i < 3; i++)
+    d[i] = silk_dict_new();
   silk_dict_set_str(d[0], "key", "a longer string value");
   silk_list *l[2] = {silk_list_new(), silk_list_new()};
   silk_list_append_str(l[0], "abc", 3);
@@ -115,7 +116,8 @@ static void test_bytype_counts_and_sizes(void **state) {
   silk_heap_set *x = silk_heap_snapshot(NULL);
   assert_int_equal(silk_heap_set_count(x), 6);
   size_t dsize = 0, lsize = shallow(SILK_REF(l[0])) + shallow(SILK_REF(l[1]));
-  for (int i = 0; i < 3; i++) dsize += shallow(SILK_REF(d[i]));
+  for (int i = 0; i < 3; i++)
+    dsize += shallow(SILK_REF(d[i]));
   assert_int_equal(shallow(SILK_REF(d[1])), silk_dict_class.size); /* empty: its block */
   assert_int_equal(silk_heap_set_size(x), dsize + lsize + shallow(SILK_REF(req)));
 
@@ -158,7 +160,8 @@ static void test_bytype_counts_and_sizes(void **state) {
   SILK_DECREF(sub);
   SILK_DECREF(p);
   SILK_DECREF(x);
-  for (int i = 0; i < 3; i++) SILK_DECREF(d[i]);
+  for (int i = 0; i < 3; i++)
+    SILK_DECREF(d[i]);
   SILK_DECREF(l[0]);
   SILK_DECREF(l[1]);
   test_assert_no_live_refs();
@@ -185,29 +188,27 @@ static void test_guppy_layout_and_more(void **state) {
   silk_heap_set *x = silk_heap_snapshot(NULL);
   silk_buf b = SILK_BUF_INIT;
   assert_int_equal(silk_heap_set_format(x, &b), 0);
-  assert_string_equal(b.ptr,
-                      "Partition of a set of 12 objects. Total size = 1824 bytes.\n"
-                      " Index  Count   %     Size   % Cumulative  % Type\n"
-                      "     0      1   8      240  13       240  13 C11\n"
-                      "     1      1   8      224  12       464  25 C10\n"
-                      "     2      1   8      208  11       672  37 C09\n"
-                      "     3      1   8      192  11       864  47 C08\n"
-                      "     4      1   8      176  10      1040  57 C07\n"
-                      "     5      1   8      160   9      1200  66 C06\n"
-                      "     6      1   8      144   8      1344  74 C05\n"
-                      "     7      1   8      128   7      1472  81 C04\n"
-                      "     8      1   8      112   6      1584  87 C03\n"
-                      "     9      1   8       96   5      1680  92 C02\n"
-                      "<2 more rows. Type e.g. '_.more' to view.>");
+  assert_string_equal(b.ptr, "Partition of a set of 12 objects. Total size = 1824 bytes.\n"
+                             " Index  Count   %     Size   % Cumulative  % Type\n"
+                             "     0      1   8      240  13       240  13 C11\n"
+                             "     1      1   8      224  12       464  25 C10\n"
+                             "     2      1   8      208  11       672  37 C09\n"
+                             "     3      1   8      192  11       864  47 C08\n"
+                             "     4      1   8      176  10      1040  57 C07\n"
+                             "     5      1   8      160   9      1200  66 C06\n"
+                             "     6      1   8      144   8      1344  74 C05\n"
+                             "     7      1   8      128   7      1472  81 C04\n"
+                             "     8      1   8      112   6      1584  87 C03\n"
+                             "     9      1   8       96   5      1680  92 C02\n"
+                             "<2 more rows. Type e.g. '_.more' to view.>");
   /* .more: the next page under the same column header */
   silk_heap_partition *p = silk_heap_partition_new(x, SILK_HEAP_BYTYPE);
   silk_ref *more = silk_heap_page_new((silk_ref *)p, 10);
   silk_buf_reset(&b);
   assert_int_equal(more->cls->repr(more, &b), 0);
-  assert_string_equal(b.ptr,
-                      " Index  Count   %     Size   % Cumulative  % Type\n"
-                      "    10      1   8       80   4      1760  96 C01\n"
-                      "    11      1   8       64   4      1824 100 C00");
+  assert_string_equal(b.ptr, " Index  Count   %     Size   % Cumulative  % Type\n"
+                             "    10      1   8       80   4      1760  96 C01\n"
+                             "    11      1   8       64   4      1824 100 C00");
   /* and through the console hooks: partition.more, page.more, x[0], len */
   silk_value v = SILK_NONE, w = SILK_NONE;
   assert_int_equal(((silk_ref *)p)->cls->getattr((silk_ref *)p, "more", &v), 0);
@@ -244,7 +245,8 @@ static void test_guppy_layout_and_more(void **state) {
   assert_non_null(strstr(b.ptr, "\n    10      1   9       80   5      1760 100 C01"));
   SILK_DECREF(x);
   silk_buf_release(&b);
-  for (int k = 1; k < 12; k++) silk_ref_decref(objs[k]);
+  for (int k = 1; k < 12; k++)
+    silk_ref_decref(objs[k]);
   test_assert_no_live_refs();
 }
 
@@ -389,7 +391,8 @@ static void test_byage_and_bystate(void **state) {
   silk_free(text);
   SILK_DECREF(p);
   SILK_DECREF(x);
-  for (int i = 0; i < 6; i++) SILK_DECREF(d[i]);
+  for (int i = 0; i < 6; i++)
+    SILK_DECREF(d[i]);
   test_assert_no_live_refs();
 }
 
@@ -445,14 +448,16 @@ static void test_paths_from_roots(void **state) {
 
   /* a URL without pid prints shortened */
   silk_request *plain = silk_request_new("http://www.example.com/a/very/long/path/that/goes/on/and/"
-                                         "on/and/on/index.html", (silk_callback){0});
+                                         "on/and/on/index.html",
+                                         (silk_callback){0});
   silk_dict_set_ref(silk_request_meta(req), "plain", SILK_REF(plain));
   silk_buf_reset(&b);
   assert_int_equal(silk_heap_paths(e, SILK_REF(plain), 0, &b), 0);
   char expect[512];
-  snprintf(expect, sizeof expect,
-           "scheduler[somenastyspider].queue -> Request(pid=124).meta['plain'] -> Request(%.57s...)\n",
-           plain->url);
+  snprintf(
+      expect, sizeof expect,
+      "scheduler[somenastyspider].queue -> Request(pid=124).meta['plain'] -> Request(%.57s...)\n",
+      plain->url);
   assert_string_equal(b.ptr, expect);
 
   /* no root: say who holds it, or that nothing traversable does */
@@ -490,14 +495,14 @@ static void test_paths_from_roots(void **state) {
   assert_int_equal(silk_heap_partition_subset(p, (long)ri, &x0), 0);
   silk_buf_reset(&b);
   assert_int_equal(silk_heap_set_paths(x0, 0, &b), 0);
-  assert_string_equal(b.ptr,
-                      "Paths of a set of 3 objects, grouped by edges:\n"
-                      " Count   % Path\n"
-                      "     1  33 scheduler[somenastyspider].queue -> Request.meta['referer'] -> "
-                      "HtmlResponse\n"
-                      "     1  33 scheduler[othernastyspider].queue -> Request.meta['referer'] -> "
-                      "HtmlResponse\n"
-                      "     1  33 <no path from a root> -> Request.meta['referer'] -> HtmlResponse");
+  assert_string_equal(
+      b.ptr, "Paths of a set of 3 objects, grouped by edges:\n"
+             " Count   % Path\n"
+             "     1  33 scheduler[somenastyspider].queue -> Request.meta['referer'] -> "
+             "HtmlResponse\n"
+             "     1  33 scheduler[othernastyspider].queue -> Request.meta['referer'] -> "
+             "HtmlResponse\n"
+             "     1  33 <no path from a root> -> Request.meta['referer'] -> HtmlResponse");
   silk_buf_reset(&b);
   assert_int_equal(silk_heap_set_paths(x0, 1, &b), 0);
   assert_non_null(strstr(b.ptr, "grouped by edges (top 1 of 3):\n"));
@@ -543,10 +548,10 @@ static void test_setref_and_diff(void **state) {
 
   silk_heap_set *h1 = silk_heap_snapshot(NULL);
   assert_int_equal(silk_heap_set_count(h1), 3);
-  SILK_DECREF(old); /* gone */
-  silk_dict *d2 = silk_dict_new(); /* new, likely at old's address: identity tells them apart */
+  SILK_DECREF(old);                    /* gone */
+  silk_dict *d2 = silk_dict_new();     /* new, likely at old's address: identity tells them apart */
   silk_request *req = make_request(3); /* new */
-  silk_list_append_str(l1, "grows", 5);  /* kept, bigger */
+  silk_list_append_str(l1, "grows", 5); /* kept, bigger */
   silk_heap_set *h2 = silk_heap_snapshot(NULL);
 
   silk_ref *d;
@@ -566,7 +571,8 @@ static void test_setref_and_diff(void **state) {
            " Index    New   Gone   Count         Size Type\n",
            (long long)dsize);
   assert_true(!strncmp(b.ptr, expect, strlen(expect)));
-  snprintf(expect, sizeof expect, "      1      0      +1 %+12lld Request", (long long)shallow(SILK_REF(req)));
+  snprintf(expect, sizeof expect, "      1      0      +1 %+12lld Request",
+           (long long)shallow(SILK_REF(req)));
   assert_non_null(strstr(b.ptr, expect));
   snprintf(expect, sizeof expect, "      0      0      +0 %+12lld list", (long long)lgrow);
   assert_non_null(strstr(b.ptr, expect));
@@ -688,7 +694,8 @@ static void test_json(void **state) {
   assert_int_equal(silk_heap_value_json(&v, &text), SILK_ETYPE);
   SILK_DECREF(p);
   SILK_DECREF(x);
-  for (int k = 0; k < 12; k++) silk_ref_decref(objs[k]);
+  for (int k = 0; k < 12; k++)
+    silk_ref_decref(objs[k]);
   test_assert_no_live_refs();
 }
 
@@ -736,9 +743,10 @@ static void test_console_hpy(void **state) {
   assert_non_null(strstr(eval(s, &out, "x.bylib"), " silk objects\n"));
   assert_string_equal(eval(s, &out, "len(x.bytype) > 10"), "True\n");
   assert_string_equal(eval(s, &out, "x.bytype[0].count"), "1\n");
-  assert_non_null(strstr(eval(s, &out, "x.bytype[0].paths"),
-                         "     1 100 scheduler[somenastyspider].queue -> Request.meta['referer'] -> "
-                         "HtmlResponse\n"));
+  assert_non_null(
+      strstr(eval(s, &out, "x.bytype[0].paths"),
+             "     1 100 scheduler[somenastyspider].queue -> Request.meta['referer'] -> "
+             "HtmlResponse\n"));
   assert_string_equal(eval(s, &out, "hpy.paths(r)"),
                       "scheduler[somenastyspider].queue -> Request(pid=124).meta['referer'] -> "
                       "HtmlResponse(pid=123)\n");
@@ -773,10 +781,49 @@ static void test_console_hpy(void **state) {
   silk_console_session_free(s);
   SILK_DECREF(globals);
   SILK_DECREF(late);
-  for (int k = 0; k < 12; k++) silk_ref_decref(objs[k]);
+  for (int k = 0; k < 12; k++)
+    silk_ref_decref(objs[k]);
   silk_engine_remove_root(e, "scheduler[somenastyspider].queue");
   SILK_DECREF(req);
   SILK_DECREF(resp);
+  assert_int_equal(silk_engine_free(e), 0);
+  test_assert_no_live_refs();
+}
+
+/* A chain 50,000 links deep (each response held by the next request's meta): nothing
+ * recurses, paths print their ends around the elided middle, and groups stay bounded. */
+static void test_deep_chain(void **state) {
+  silk_engine *e = silk_engine_new(NULL);
+  silk_response *first = make_response(0, 10), *prev = SILK_INCREF(first);
+  silk_request *req = NULL;
+  for (long i = 1; i <= 50000; i++) {
+    req = make_request(i);
+    silk_dict_set_ref(silk_request_meta(req), "referer", SILK_REF(prev));
+    SILK_DECREF(prev);
+    if (i == 50000) break;
+    prev = make_response(i, 10);
+    prev->request = SILK_INCREF(req); /* response.request -> the request that fetched it */
+    SILK_DECREF(req);
+  }
+  root_data rd = {SILK_REF(req), "queue"};
+  silk_engine_add_root(e, "scheduler[deep].queue", root_fn, &rd);
+  silk_buf b = SILK_BUF_INIT;
+  assert_int_equal(silk_heap_paths(e, SILK_REF(first), 0, &b), 0);
+  const char *head = "scheduler[deep].queue -> Request(pid=50000).meta['referer'] -> "
+                     "HtmlResponse(pid=49999).request -> Request(pid=49999).meta['referer'] -> "
+                     "...(149965 more)... -> Request(pid=10).meta['referer'] -> ";
+  assert_true(!strncmp(b.ptr, head, strlen(head)));
+  assert_non_null(strstr(b.ptr, ".meta['referer'] -> HtmlResponse(pid=0)\n"));
+  silk_heap_set *x = silk_heap_snapshot(e);
+  assert_true(silk_heap_set_count(x) >= 150001); /* and the engine's own objects */
+  silk_buf_reset(&b);
+  assert_int_equal(silk_heap_set_paths(x, 0, &b), 0);
+  assert_non_null(strstr(b.ptr, "(top 5 of "));
+  silk_buf_release(&b);
+  SILK_DECREF(x);
+  silk_engine_remove_root(e, "scheduler[deep].queue");
+  SILK_DECREF(req); /* frees the whole chain (the core's trashcan keeps it iterative) */
+  SILK_DECREF(first);
   assert_int_equal(silk_engine_free(e), 0);
   test_assert_no_live_refs();
 }
@@ -844,8 +891,10 @@ static void test_million_objects(void **state) {
     silk_dict_set_ref(silk_request_meta(req), "referer", SILK_REF(resp));
     silk_list_append_ref(queue, SILK_REF(req));
     SILK_DECREF(req);
-    if (i + 1 == units) last = resp;
-    else SILK_DECREF(resp);
+    if (i + 1 == units)
+      last = resp;
+    else
+      SILK_DECREF(resp);
   }
   root_data rd = {SILK_REF(queue), ".queue"};
   silk_engine_add_root(e, "scheduler[bignastyspider]", root_fn, &rd);
@@ -883,7 +932,8 @@ static void test_million_objects(void **state) {
   char expect[256];
   snprintf(expect, sizeof expect,
            "scheduler[bignastyspider].queue[%zu] -> Request(pid=%zu).meta['referer'] -> "
-           "HtmlResponse(pid=%zu)\n", units - 1, units - 1, units - 1 + 1000000);
+           "HtmlResponse(pid=%zu)\n",
+           units - 1, units - 1, units - 1 + 1000000);
   assert_string_equal(b.ptr, expect);
 
   silk_request *lost = make_request(1);
@@ -904,10 +954,10 @@ static void test_million_objects(void **state) {
   silk_buf_release(&b);
 
   printf("heap of %zu objects (%.1f MB silk bytes), CPU time: snapshot %.0f ms keeping %.1f MB "
-                "(%.1f B/object); bytype + [0].byvia %.0f ms; obj.paths %.0f ms (unreachable: "
-                "%.0f ms); set.paths of %zu %.0f ms\n",
-                live, before.lib[SILK_LIB_SILK].bytes / 1e6, snap_ms, kept / 1e6,
-                (double)kept / (double)live, part_ms, path_ms, nopath_ms, units, setpaths_ms);
+         "(%.1f B/object); bytype + [0].byvia %.0f ms; obj.paths %.0f ms (unreachable: "
+         "%.0f ms); set.paths of %zu %.0f ms\n",
+         live, before.lib[SILK_LIB_SILK].bytes / 1e6, snap_ms, kept / 1e6,
+         (double)kept / (double)live, part_ms, path_ms, nopath_ms, units, setpaths_ms);
   SILK_DECREF(v);
   SILK_DECREF(x0);
   SILK_DECREF(p);
@@ -934,6 +984,7 @@ int main(void) {
       cmocka_unit_test(test_json),
       cmocka_unit_test(test_console_hpy),
       cmocka_unit_test(test_out_of_memory),
+      cmocka_unit_test(test_deep_chain),
       cmocka_unit_test(test_million_objects),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

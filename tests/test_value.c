@@ -16,6 +16,17 @@ static void test_repr_like_python(void **state) {
   v = SILK_FLOAT(3.0);
   silk_value_repr(&v, &b);
   assert_string_equal(b.ptr, "3.0");
+  const struct {
+    double f;
+    const char *text;
+  } floats[] = {{1000.0, "1000.0"}, {1e16, "1e+16"}, {1e-4, "0.0001"}, {1e-5, "1e-05"},
+                {-2.5, "-2.5"}, {123456789.125, "123456789.125"}};
+  for (size_t i = 0; i < sizeof floats / sizeof *floats; i++) {
+    silk_buf_reset(&b);
+    v = SILK_FLOAT(floats[i].f);
+    silk_value_repr(&v, &b);
+    assert_string_equal(b.ptr, floats[i].text);
+  }
   silk_buf_reset(&b);
   v = SILK_BOOL(true);
   silk_value_repr(&v, &b);

@@ -60,7 +60,8 @@ static void *hv_calloc(size_t n, size_t size) {
 static int hv_grow(void **arr, size_t *cap, size_t need, size_t size) {
   if (need <= *cap) return 0;
   size_t nc = *cap ? *cap : 16;
-  while (nc < need) nc *= 2;
+  while (nc < need)
+    nc *= 2;
   if (nc > SIZE_MAX / size) return SILK_ENOMEM;
   void *p = silk__hv_realloc(*arr, nc * size);
   if (!p) return SILK_ENOMEM;
@@ -75,8 +76,7 @@ static const silk_class *extra_hidden[4];
 
 bool silk__hv_hidden(const silk_class *cls) {
   if (cls == &silk_heap_set_class || cls == &silk_heap_partition_class ||
-      cls == &silk_heap_diff_class || cls == &silk_heap_page_class ||
-      cls == &silk_heap_text_class)
+      cls == &silk_heap_diff_class || cls == &silk_heap_page_class || cls == &silk_heap_text_class)
     return true;
   for (size_t i = 0; i < sizeof extra_hidden / sizeof *extra_hidden; i++)
     if (extra_hidden[i] == cls) return true;
@@ -119,7 +119,8 @@ const char *const silk__hv_state_names[HV_NSTATE] = {"queued", "in flight", "in 
 
 static uint32_t str_hash(const char *s, size_t n) {
   uint32_t h = 2166136261u;
-  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)s[i]) * 16777619u;
   return h;
 }
 
@@ -136,7 +137,8 @@ static int strtab_rehash(hv_strtab *t, uint32_t nslots) {
   for (uint32_t id = 0; id < t->n; id++) {
     const char *s = t->text + t->off[id];
     uint32_t h = str_hash(s, strlen(s)) & (nslots - 1);
-    while (slots[h]) h = (h + 1) & (nslots - 1);
+    while (slots[h])
+      h = (h + 1) & (nslots - 1);
     slots[h] = id + 1;
   }
   silk__hv_free(t->slots);
@@ -183,15 +185,24 @@ const char *silk__hv_edge(const hv_snap *s, uint32_t id) {
 
 /* ---- via labels: sorted sets of edge ids ------------------------------------------- */
 
+/* pointer -> object index during the build: the index + 1 (0: empty) and 32 bits of the
+ * pointer, so a probe reads only its slot; the record is checked when the edge is applied */
+typedef struct hv_slot {
+  uint32_t idx1;
+  uint32_t tag;
+} hv_slot;
+
+/* An edge found but not applied yet (see the pipeline below). */
+typedef struct hv_pend {
+  const silk_ref *child;
+  uint32_t raw, via, parent, c;
+} hv_pend;
+
+#define PIPE 16
 
 typedef struct build {
   hv_snap *s;
-  /* pointer -> object index: idx + 1 (0: empty) and 32 bits of the pointer, so a probe
-   * reads only the slot; the record is checked when the edge is applied */
-  struct slot {
-    uint32_t idx1;
-    uint32_t tag;
-  } *index;
+  hv_slot *index;
   uint32_t imask;
   uint32_t *queue;
   size_t qhead, qtail;
@@ -201,27 +212,22 @@ typedef struct build {
   uint32_t nlslots;
   int err;
   silk_buf tmp;
-  /* edges found but not applied yet: see the pipeline below */
-  struct pend {
-    const silk_ref *child;
-    uint32_t raw, via, parent, c;
-  } await_lookup[16], await_apply[16];
+  hv_pend await_lookup[PIPE], await_apply[PIPE];
   unsigned nlookup, hlookup, napply, happly;
 } build;
 
-#define PIPE 16
-
 static uint32_t seq_hash(const uint32_t *e, size_t k) {
   uint32_t h = 2166136261u;
-  for (size_t i = 0; i < k; i++) h = (h ^ e[i]) * 16777619u;
+  for (size_t i = 0; i < k; i++)
+    h = (h ^ e[i]) * 16777619u;
   return h;
 }
 
 static int label_add(hv_snap *s, const uint32_t *e, size_t k, uint32_t *id) {
   size_t cap = s->caplabels;
   int rc = hv_grow((void **)&s->lab_off, &cap, (size_t)s->nlabels + 2, sizeof *s->lab_off);
-  if (!rc) rc = hv_grow((void **)&s->lab_pool, &s->lab_pool_cap, s->lab_pool_len + k,
-                        sizeof *s->lab_pool);
+  if (!rc)
+    rc = hv_grow((void **)&s->lab_pool, &s->lab_pool_cap, s->lab_pool_len + k, sizeof *s->lab_pool);
   if (rc) return rc;
   s->caplabels = (uint32_t)cap;
   if (s->nlabels == 0) s->lab_off[0] = 0;
@@ -240,7 +246,8 @@ static int lslots_rehash(build *b, uint32_t nslots) {
     uint32_t k = s->lab_off[id + 1] - s->lab_off[id];
     if (k < 2) continue;
     uint32_t h = seq_hash(s->lab_pool + s->lab_off[id], k) & (nslots - 1);
-    while (slots[h]) h = (h + 1) & (nslots - 1);
+    while (slots[h])
+      h = (h + 1) & (nslots - 1);
     slots[h] = id + 1;
   }
   silk__hv_free(b->lslots);
@@ -409,8 +416,8 @@ static int spider_index(hv_snap *s, silk_spider *sp, uint16_t *out) {
   if (s->nspiders >= UINT16_MAX) return *out = 0, 0;
   size_t cap = s->capspiders;
   int rc = hv_grow((void **)&s->spiders, &cap, s->nspiders + 1, sizeof *s->spiders);
-  if (!rc) rc = hv_grow((void **)&s->spider_ptr, &s->capspiders, s->nspiders + 1,
-                        sizeof *s->spider_ptr);
+  if (!rc)
+    rc = hv_grow((void **)&s->spider_ptr, &s->capspiders, s->nspiders + 1, sizeof *s->spider_ptr);
   if (rc) return rc;
   const char *name = silk_spider_name(sp);
   size_t n = strlen(name ? name : "?");
@@ -447,10 +454,12 @@ static int record_objects(build *b) {
   for (silk_class *c = silk_class_next(NULL); c; c = silk_class_next(c))
     if (!silk__hv_hidden(c)) n += c->live_count;
   if (n > HV_MAX_OBJECTS) return silk_fail(SILK_ETOOBIG, "too many objects for one snapshot");
-  s->objs = hv_calloc(n ? n : 1, sizeof *s->objs);
+  s->objs = silk__hv_alloc((n ? n : 1) * sizeof *s->objs); /* every field is written below */
   if (!s->objs) return SILK_ENOMEM;
   uint64_t now = s->taken_ns;
   size_t i = 0;
+  silk_spider *last_sp = NULL; /* objects come in runs of one owner */
+  uint16_t last_si = 0;
   for (silk_class *c = silk_class_next(NULL); c && i < n; c = silk_class_next(c)) {
     if (silk__hv_hidden(c) || !c->live_head) continue;
     uint16_t ci = 0;
@@ -467,9 +476,14 @@ static int record_objects(build *b) {
       r->size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
       r->via = (uint32_t)state_of(o->flags) << 26 | (uint32_t)age_bucket(now, o->born_ns) << 29;
       r->parent = HV_NONE;
+      r->pedge = 0;
       r->cls = ci;
-      rc = spider_index(s, o->spider, &r->spider);
-      if (rc) return rc;
+      if (o->spider != last_sp) {
+        rc = spider_index(s, o->spider, &last_si);
+        if (rc) return rc;
+        last_sp = o->spider;
+      }
+      r->spider = last_si;
       s->obj_blocks += block;
       if (response && ((silk_response *)o)->doc_bytes) {
         rc = hv_grow((void **)&s->docs, &s->capdocs, s->ndocs + 1, sizeof *s->docs);
@@ -482,15 +496,18 @@ static int record_objects(build *b) {
   }
   s->n = i;
   uint32_t nslots = 16;
-  while (nslots < 2 * s->n) nslots *= 2;
+  while (nslots < 2 * s->n)
+    nslots *= 2;
   b->index = hv_calloc(nslots, sizeof *b->index);
   b->queue = silk__hv_alloc((s->n ? s->n : 1) * sizeof *b->queue);
   if (!b->index || !b->queue) return SILK_ENOMEM;
   b->imask = nslots - 1;
   for (uint32_t k = 0; k < s->n; k++) {
-    if (k + 16 < s->n) __builtin_prefetch(&b->index[silk__hv_ptr_hash(s->objs[k + 16].ptr) & b->imask], 1);
+    if (k + 16 < s->n)
+      __builtin_prefetch(&b->index[silk__hv_ptr_hash(s->objs[k + 16].ptr) & b->imask], 1);
     uint32_t h = silk__hv_ptr_hash(s->objs[k].ptr) & b->imask;
-    while (b->index[h].idx1) h = (h + 1) & b->imask;
+    while (b->index[h].idx1)
+      h = (h + 1) & b->imask;
     b->index[h].idx1 = k + 1;
     b->index[h].tag = ptr_tag(s->objs[k].ptr);
   }
@@ -525,18 +542,20 @@ static bool is_index_edge(const char *e) {
  * prefetched when the edge is found, looked up PIPE edges later (when the record is
  * prefetched in turn), and applied PIPE edges after that. Edges are applied in the order
  * they were found, so the walk stays breadth first. */
-static void apply_edge(build *b, struct pend *e) {
+static void apply_edge(build *b, hv_pend *e) {
   if (b->s->objs[e->c].ptr != e->child) { /* two pointers with the same tag: rare */
     e->c = lookup(b, e->child, true);
     if (e->c == HV_NONE) return;
   }
   int rc = add_via(b, &b->s->objs[e->c], e->via);
-  if (rc) b->err = rc;
-  else reach(b, e->c, e->parent, e->raw);
+  if (rc)
+    b->err = rc;
+  else
+    reach(b, e->c, e->parent, e->raw);
 }
 
 static void pipe_lookup_one(build *b) {
-  struct pend e = b->await_lookup[b->hlookup];
+  hv_pend e = b->await_lookup[b->hlookup];
   b->hlookup = (b->hlookup + 1) % PIPE;
   b->nlookup--;
   e.c = lookup(b, e.child, false);
@@ -550,14 +569,16 @@ static void pipe_lookup_one(build *b) {
   b->await_apply[(b->happly + b->napply++) % PIPE] = e;
 }
 
-static void pipe_push(build *b, const silk_ref *child, uint32_t raw, uint32_t via, uint32_t parent) {
+static void pipe_push(build *b, const silk_ref *child, uint32_t raw, uint32_t via,
+                      uint32_t parent) {
   __builtin_prefetch(&b->index[silk__hv_ptr_hash(child) & b->imask]);
   if (b->nlookup == PIPE) pipe_lookup_one(b);
-  b->await_lookup[(b->hlookup + b->nlookup++) % PIPE] = (struct pend){child, raw, via, parent, 0};
+  b->await_lookup[(b->hlookup + b->nlookup++) % PIPE] = (hv_pend){child, raw, via, parent, 0};
 }
 
 static void pipe_flush(build *b) {
-  while (b->nlookup) pipe_lookup_one(b);
+  while (b->nlookup)
+    pipe_lookup_one(b);
   while (b->napply) {
     apply_edge(b, &b->await_apply[b->happly]);
     b->happly = (b->happly + 1) % PIPE;
@@ -684,9 +705,11 @@ static void build_release(build *b) {
 void silk__hv_snap_decref(hv_snap *s) {
   if (!s || --s->refs) return;
   silk__hv_free(s->objs);
-  for (size_t i = 0; i < s->ncls; i++) silk__hv_free(s->cls[i].name);
+  for (size_t i = 0; i < s->ncls; i++)
+    silk__hv_free(s->cls[i].name);
   silk__hv_free(s->cls);
-  for (size_t i = 0; i < s->nspiders; i++) silk__hv_free(s->spiders[i]);
+  for (size_t i = 0; i < s->nspiders; i++)
+    silk__hv_free(s->spiders[i]);
   silk__hv_free(s->spiders);
   silk__hv_free(s->spider_ptr);
   strtab_release(&s->edges);
@@ -769,7 +792,8 @@ silk_heap_set *silk__hv_set_new(hv_snap *snap, uint32_t *idx, size_t n, bool abs
   s->idx = idx;
   s->n = n;
   s->absolute = absolute;
-  for (size_t i = 0; i < n; i++) s->size += snap->objs[silk__hv_member(s, i)].size;
+  for (size_t i = 0; i < n; i++)
+    s->size += snap->objs[silk__hv_member(s, i)].size;
   return s;
 }
 
@@ -876,8 +900,8 @@ static int set_getitem(silk_ref *self, const silk_value *key, silk_value *out) {
   return 0;
 }
 
-static const char *const set_attrs[] = {"bytype", "byvia",  "byspider", "bylib", "byage",
-                                        "bystate", "paths", "count",    "size",  "more", NULL};
+static const char *const set_attrs[] = {"bytype", "byvia", "byspider", "bylib", "byage", "bystate",
+                                        "paths",  "count", "size",     "more",  NULL};
 
 silk_class silk_heap_set_class = {
     .name = "HeapSet",

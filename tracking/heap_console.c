@@ -43,8 +43,10 @@ static int fn_setref(const silk_args *args, silk_value *out, void *data) {
   int rc = silk_console_check_args(args, "setref", 0, 1, kw);
   if (rc) return rc;
   const silk_value *reset = silk_console_arg(args, 0, "reset");
-  if (reset && silk_value_truthy(reset)) silk_heap_clearref();
-  else silk_heap_setref();
+  if (reset && silk_value_truthy(reset))
+    silk_heap_clearref();
+  else
+    silk_heap_setref();
   return 0;
 }
 
@@ -81,8 +83,9 @@ static int fn_paths(const silk_args *args, silk_value *out, void *data) {
 }
 
 static silk_heap_set *as_set(const silk_value *v) {
-  return v && v->type == SILK_T_REF ? (silk_heap_set *)silk_ref_cast(v->as.ref, &silk_heap_set_class)
-                                    : NULL;
+  return v && v->type == SILK_T_REF
+             ? (silk_heap_set *)silk_ref_cast(v->as.ref, &silk_heap_set_class)
+             : NULL;
 }
 
 static int fn_diff(const silk_args *args, silk_value *out, void *data) {
@@ -97,7 +100,8 @@ static int fn_diff(const silk_args *args, silk_value *out, void *data) {
   if (byv) {
     if (byv->type != SILK_T_STR) return silk_fail(SILK_ETYPE, "diff() by must be a str");
     int k = 0;
-    while (k < SILK_HEAP__NBY && strcmp(byv->as.s.ptr, silk_heap_by_name((silk_heap_by)k))) k++;
+    while (k < SILK_HEAP__NBY && strcmp(byv->as.s.ptr, silk_heap_by_name((silk_heap_by)k)))
+      k++;
     if (k == SILK_HEAP__NBY || k == SILK_HEAP_BYLIB)
       return silk_fail(SILK_EINVAL, "diff() by must be bytype, byvia, byspider, byage or bystate");
     by = (silk_heap_by)k;

@@ -7,9 +7,9 @@
 #include "tracking/heap.h"
 
 /* Parent markers in hv_obj.parent (real parents are object indices). */
-#define HV_NONE UINT32_MAX          /* not reached yet (only during the build) */
-#define HV_ROOT (UINT32_MAX - 1)    /* held directly by a root; pedge is the root text */
-#define HV_ORPHAN (UINT32_MAX - 2)  /* no root reaches it: a seed of the leftover walk */
+#define HV_NONE UINT32_MAX         /* not reached yet (only during the build) */
+#define HV_ROOT (UINT32_MAX - 1)   /* held directly by a root; pedge is the root text */
+#define HV_ORPHAN (UINT32_MAX - 2) /* no root reaches it: a seed of the leftover walk */
 #define HV_MAX_OBJECTS (UINT32_MAX - 16)
 
 #define HV_VIA_BITS 26
@@ -49,9 +49,9 @@ typedef struct hv_cls {
 
 /* Interned strings: id -> text, with a hash for lookups during the build. */
 typedef struct hv_strtab {
-  char *text;     /* all strings, NUL-separated */
+  char *text; /* all strings, NUL-separated */
   size_t len, cap;
-  uint32_t *off;  /* id -> offset */
+  uint32_t *off; /* id -> offset */
   uint32_t n, capn;
   uint32_t *slots; /* id + 1, 0 empty; freed after the build */
   uint32_t nslots;
@@ -70,7 +70,7 @@ typedef struct hv_snap {
   hv_obj *objs;
   hv_cls *cls;
   size_t ncls, capcls;
-  char **spiders; /* [0] = "engine" */
+  char **spiders;           /* [0] = "engine" */
   silk_spider **spider_ptr; /* build only; then freed */
   size_t nspiders, capspiders;
   hv_strtab edges;    /* edge texts */
@@ -83,7 +83,7 @@ typedef struct hv_snap {
   bool has_engine;
   /* process-wide numbers for bylib, read at snapshot time */
   silk_mem_stats mem;
-  uint64_t obj_blocks;    /* sum of silk_alloc_size over snapshotted objects */
+  uint64_t obj_blocks;            /* sum of silk_alloc_size over snapshotted objects */
   uint64_t hv_bytes, hv_blocks;   /* the heap view's own allocations (tag "array") */
   uint64_t hv_obj_bytes, hv_objs; /* and its own tracked objects' blocks */
 } hv_snap;

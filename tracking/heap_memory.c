@@ -13,8 +13,7 @@
 #include "core/response.h"
 
 static int report_line(silk_buf *out, const char *what, int64_t cur, int64_t peak, bool has_peak) {
-  if (has_peak)
-    return silk_buf_printf(out, "%-50s %14" PRId64 " %14" PRId64 "\n", what, cur, peak);
+  if (has_peak) return silk_buf_printf(out, "%-50s %14" PRId64 " %14" PRId64 "\n", what, cur, peak);
   return silk_buf_printf(out, "%-50s %14" PRId64 " %14s\n", what, cur, "-");
 }
 
@@ -66,7 +65,8 @@ int silk_heap_memory_report(silk_buf *out) {
     snprintf(what, sizeof what, "    silk '%s' (all, tracked or not)", silk_tag_name((silk_tag)t));
     rc = report_line(out, what, m.tag[t].bytes, m.tag[t].peak, true);
   }
-  if (!rc) rc = report_line(out, "  silk allocator total", silk_bytes, m.lib[SILK_LIB_SILK].peak, true);
+  if (!rc)
+    rc = report_line(out, "  silk allocator total", silk_bytes, m.lib[SILK_LIB_SILK].peak, true);
   for (int l = SILK_LIB_CURL; l < SILK_LIB__COUNT && !rc; l++) {
     char what[64];
     snprintf(what, sizeof what, "  %s", silk_lib_name((silk_lib)l));
@@ -79,7 +79,8 @@ int silk_heap_memory_report(silk_buf *out) {
   if (in_use >= 0) {
     int64_t other = in_use - attributed;
     if (!rc) rc = report_line(out, "  malloc in use, not counted above", other, 0, false);
-    if (!rc) rc = report_line(out, "  malloc free space (mallinfo2 fordblks)", free_space, 0, false);
+    if (!rc)
+      rc = report_line(out, "  malloc free space (mallinfo2 fordblks)", free_space, 0, false);
     attributed = in_use + free_space;
   }
   if (!rc)

@@ -116,7 +116,8 @@ static int key_label(const hv_snap *s, silk_heap_by by, uint32_t key, silk_buf *
 
 static void partition_destroy(silk_ref *self) {
   silk_heap_partition *p = (silk_heap_partition *)self;
-  for (size_t i = 0; i < p->nrows; i++) silk__hv_free(p->rows[i].label);
+  for (size_t i = 0; i < p->nrows; i++)
+    silk__hv_free(p->rows[i].label);
   silk__hv_free(p->rows);
   SILK_DECREF(p->set);
 }
@@ -138,11 +139,13 @@ static size_t doc_bytes_of(const silk_heap_set *s, uint64_t *ndocs) {
   const hv_snap *snap = s->snap;
   uint64_t bytes = 0, n = 0;
   if (!s->idx) {
-    for (size_t d = 0; d < snap->ndocs; d++) bytes += snap->docs[d].bytes, n++;
+    for (size_t d = 0; d < snap->ndocs; d++)
+      bytes += snap->docs[d].bytes, n++;
   } else {
     size_t d = 0;
     for (size_t i = 0; i < s->n && d < snap->ndocs; i++) {
-      while (d < snap->ndocs && snap->docs[d].idx < s->idx[i]) d++;
+      while (d < snap->ndocs && snap->docs[d].idx < s->idx[i])
+        d++;
       if (d < snap->ndocs && snap->docs[d].idx == s->idx[i]) bytes += snap->docs[d].bytes, n++;
     }
   }
@@ -174,8 +177,8 @@ static int lib_rows(silk_heap_partition *p) {
       bytes -= (int64_t)snap->hv_bytes;
       blocks -= (int64_t)snap->hv_blocks;
     }
-    if (bytes > 0) add_row(p->rows, &p->nrows, LIB_TAG0 + t, blocks > 0 ? (uint64_t)blocks : 0,
-                           (uint64_t)bytes);
+    if (bytes > 0)
+      add_row(p->rows, &p->nrows, LIB_TAG0 + t, blocks > 0 ? (uint64_t)blocks : 0, (uint64_t)bytes);
   }
   if (snap->hv_bytes + snap->hv_obj_bytes)
     add_row(p->rows, &p->nrows, LIB_VIEW, snap->hv_blocks + snap->hv_objs,
@@ -202,7 +205,8 @@ static int count_rows(silk_heap_partition *p) {
     sz[key] += o->size;
   }
   size_t nrows = 0;
-  for (size_t j = 0; j < k; j++) nrows += cnt[j] != 0;
+  for (size_t j = 0; j < k; j++)
+    nrows += cnt[j] != 0;
   p->rows = silk__hv_alloc((nrows ? nrows : 1) * sizeof *p->rows);
   if (!p->rows) {
     silk__hv_free(cnt);
@@ -277,12 +281,14 @@ int silk_heap_partition_subset(silk_heap_partition *p, long i, silk_heap_set **o
   if (!idx) return SILK_ENOMEM;
   size_t n = 0;
   if (all) {
-    for (size_t j = 0; j < s->n; j++) idx[n++] = silk__hv_member(s, j);
+    for (size_t j = 0; j < s->n; j++)
+      idx[n++] = silk__hv_member(s, j);
   } else if (docs) {
     size_t d = 0;
     for (size_t j = 0; j < s->n && n < want; j++) {
       uint32_t m = silk__hv_member(s, j);
-      while (d < snap->ndocs && snap->docs[d].idx < m) d++;
+      while (d < snap->ndocs && snap->docs[d].idx < m)
+        d++;
       if (d < snap->ndocs && snap->docs[d].idx == m) idx[n++] = m;
     }
   } else if (p->by != SILK_HEAP_BYLIB) {
@@ -311,15 +317,18 @@ static int more_line(silk_buf *out, size_t nmore) {
 int silk_heap_partition_format(silk_heap_partition *p, size_t start, silk_buf *out) {
   int rc = 0;
   if (start == 0) {
-    rc = silk_buf_printf(out, "Partition of a set of %" PRIu64 " object%s. Total size = %" PRIu64
-                              " bytes.", p->count, p->count == 1 ? "" : "s", p->size);
+    rc = silk_buf_printf(
+        out, "Partition of a set of %" PRIu64 " object%s. Total size = %" PRIu64 " bytes.",
+        p->count, p->count == 1 ? "" : "s", p->size);
     if (rc || (!p->count && !p->size)) return rc;
     rc = silk_buf_putc(out, '\n');
   }
-  if (!rc) rc = silk_buf_printf(out, " Index  Count   %%     Size   %% Cumulative  %% %s",
-                                silk_heap_by_header(p->by));
+  if (!rc)
+    rc = silk_buf_printf(out, " Index  Count   %%     Size   %% Cumulative  %% %s",
+                         silk_heap_by_header(p->by));
   uint64_t cum = 0;
-  for (size_t i = 0; i < start && i < p->nrows; i++) cum += p->rows[i].size;
+  for (size_t i = 0; i < start && i < p->nrows; i++)
+    cum += p->rows[i].size;
   size_t shown = 0;
   for (size_t i = start; i < p->nrows && !rc; i++) {
     const hv_row *r = &p->rows[i];
@@ -342,7 +351,8 @@ int silk_heap_partition_format(silk_heap_partition *p, size_t start, silk_buf *o
 
 static void diff_destroy(silk_ref *self) {
   hv_diff *d = (hv_diff *)self;
-  for (size_t i = 0; i < d->nrows; i++) silk__hv_free(d->rows[i].label);
+  for (size_t i = 0; i < d->nrows; i++)
+    silk__hv_free(d->rows[i].label);
   silk__hv_free(d->rows);
 }
 
@@ -364,7 +374,8 @@ typedef struct labelmap {
 
 static uint32_t lm_hash(const char *s) {
   uint32_t h = 2166136261u;
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 16777619u;
   return h;
 }
 
@@ -376,7 +387,8 @@ static int lm_find(labelmap *m, const char *label, uint32_t *row) {
     memset(slots, 0, ns * sizeof *slots);
     for (uint32_t r = 0; r < m->n; r++) {
       uint32_t h = lm_hash(m->rows[r].label) & (ns - 1);
-      while (slots[h]) h = (h + 1) & (ns - 1);
+      while (slots[h])
+        h = (h + 1) & (ns - 1);
       slots[h] = r + 1;
     }
     silk__hv_free(m->slots);
@@ -430,7 +442,8 @@ static int diff_compute(hv_diff *d, silk_heap_set *a, silk_heap_set *b, labelmap
   int rc = map_keys(a->snap, d->by, m, &mapa);
   if (!rc) rc = map_keys(b->snap, d->by, m, &mapb);
   uint32_t nslots = 16;
-  while (nslots < 2 * b->n) nslots *= 2;
+  while (nslots < 2 * b->n)
+    nslots *= 2;
   if (!rc) {
     slots = silk__hv_alloc(nslots * sizeof *slots);
     matched = silk__hv_alloc(b->n ? b->n : 1);
@@ -443,7 +456,8 @@ static int diff_compute(hv_diff *d, silk_heap_set *a, silk_heap_set *b, labelmap
   for (size_t j = 0; j < b->n; j++) {
     const hv_obj *o = &b->snap->objs[silk__hv_member(b, j)];
     uint32_t h = silk__hv_ptr_hash(o->ptr) & mask;
-    while (slots[h]) h = (h + 1) & mask;
+    while (slots[h])
+      h = (h + 1) & mask;
     slots[h] = (uint32_t)j + 1;
   }
   for (size_t i = 0; i < a->n; i++) {
@@ -524,14 +538,16 @@ int silk_heap_diff_format(silk_ref *diff, size_t start, silk_buf *out) {
   if (!d) return SILK_ETYPE;
   int rc = 0;
   if (start == 0) {
-    rc = silk_buf_printf(out, "Difference of two sets (A-B): %" PRIu64 " new, %" PRIu64
-                              " gone. Count %+" PRId64 ", size %+" PRId64 " bytes.",
+    rc = silk_buf_printf(out,
+                         "Difference of two sets (A-B): %" PRIu64 " new, %" PRIu64
+                         " gone. Count %+" PRId64 ", size %+" PRId64 " bytes.",
                          d->nnew, d->ngone, d->dcount, d->dsize);
     if (rc || !d->nrows) return rc;
     rc = silk_buf_putc(out, '\n');
   }
-  if (!rc) rc = silk_buf_printf(out, " Index    New   Gone   Count         Size %s",
-                                silk_heap_by_header(d->by));
+  if (!rc)
+    rc = silk_buf_printf(out, " Index    New   Gone   Count         Size %s",
+                         silk_heap_by_header(d->by));
   size_t shown = 0;
   for (size_t i = start; i < d->nrows && !rc; i++) {
     const hv_drow *r = &d->rows[i];
@@ -745,8 +761,8 @@ static json_t *diff_json(const hv_diff *d) {
     }
   }
   if (!rows) return NULL;
-  return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "by", silk_heap_by_name(d->by),
-                   "header", silk_heap_by_header(d->by), "new", (json_int_t)d->nnew, "gone",
+  return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "by", silk_heap_by_name(d->by), "header",
+                   silk_heap_by_header(d->by), "new", (json_int_t)d->nnew, "gone",
                    (json_int_t)d->ngone, "count", (json_int_t)d->dcount, "size",
                    (json_int_t)d->dsize, "rows", rows);
 }

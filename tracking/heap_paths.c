@@ -53,7 +53,8 @@ silk_class silk_heap_text_class = {
 };
 
 silk_ref *silk_heap_text_new(const char *text, size_t len) {
-  while (len && text[len - 1] == '\n') len--; /* the console adds the final newline */
+  while (len && text[len - 1] == '\n')
+    len--; /* the console adds the final newline */
   hv_text *t = (hv_text *)silk_ref_new(&silk_heap_text_class);
   if (!t) return NULL;
   t->base.spider = NULL; /* the heap view's own objects belong to no spider */
@@ -187,7 +188,7 @@ typedef struct bfs {
   struct bslot {
     uint32_t node1; /* node index + 1, 0: empty */
     uint32_t tag;   /* 32 bits of the pointer: most probes end without reading a node */
-  } *slots;
+  } * slots;
   uint32_t nslots;
   uint32_t cur, rootk;
   presult *res;
@@ -208,7 +209,8 @@ static int bfs_rehash(bfs *b, uint32_t ns) {
   if (!slots) return SILK_ENOMEM;
   for (size_t i = 0; i < b->n; i++) {
     uint32_t h = silk__hv_ptr_hash(b->nodes[i].obj) & (ns - 1);
-    while (slots[h].node1) h = (h + 1) & (ns - 1);
+    while (slots[h].node1)
+      h = (h + 1) & (ns - 1);
     slots[h] = (struct bslot){(uint32_t)i + 1, ptr_tag(b->nodes[i].obj)};
   }
   silk_free(b->slots);
@@ -272,8 +274,10 @@ static void bfs_found(bfs *b, uint32_t parent, uint32_t rootk) {
 static int bfs_root(const char *root, silk_ref *obj, const char *edge, void *arg) {
   bfs *b = arg;
   uint32_t k = b->rootk++;
-  if (obj == b->target) bfs_found(b, P_ROOT, k);
-  else if ((b->err = bfs_add(b, obj, P_ROOT, k))) return 1;
+  if (obj == b->target)
+    bfs_found(b, P_ROOT, k);
+  else if ((b->err = bfs_add(b, obj, P_ROOT, k)))
+    return 1;
   return 0;
 }
 
@@ -292,7 +296,8 @@ static int bfs_run(bfs *b, silk_engine *e) {
   /* size the visited table for the whole heap up front: no rehash on the way */
   uint32_t ns = 1024;
   size_t live = silk_ref_live_total();
-  while (ns < 2 * live && ns < (1u << 31)) ns *= 2;
+  while (ns < 2 * live && ns < (1u << 31))
+    ns *= 2;
   int rc = bfs_rehash(b, ns);
   if (rc) return rc;
   if (e) silk_engine_visit_roots(e, bfs_root, b);
@@ -352,7 +357,8 @@ static int edge_between(silk_ref *parent, silk_ref *child, silk_buf *out) {
 /* One result as a path line. Strings live in one buffer; hops point into it by offset. */
 static int render_result(bfs *b, silk_engine *e, const presult *r, silk_buf *out) {
   size_t depth = 0;
-  for (uint32_t p = r->parent; p != P_ROOT; p = b->nodes[p].parent) depth++;
+  for (uint32_t p = r->parent; p != P_ROOT; p = b->nodes[p].parent)
+    depth++;
   size_t n = depth + 1;
   silk_ref **objs = silk__hv_alloc(n * sizeof *objs);
   size_t *loff = silk__hv_alloc(n * 2 * sizeof *loff);
@@ -442,7 +448,8 @@ int silk_heap_paths(silk_engine *e, silk_ref *obj, size_t max, silk_buf *out) {
   bfs b = {.target = obj, .max = max};
   b.res = silk__hv_alloc(max * sizeof *b.res);
   int rc = b.res ? bfs_run(&b, e) : SILK_ENOMEM;
-  for (size_t i = 0; i < b.nres && !rc; i++) rc = render_result(&b, e, &b.res[i], out);
+  for (size_t i = 0; i < b.nres && !rc; i++)
+    rc = render_result(&b, e, &b.res[i], out);
   if (!rc && !b.nres) rc = no_path(obj, out);
   silk__hv_free(b.res);
   silk__hv_free(b.nodes);
@@ -529,7 +536,8 @@ static int render_group(const hv_snap *s, uint32_t i, silk_buf *out) {
   }
   const hv_obj *top = &s->objs[chain[n - 1]];
   if (cut) return render_path_from("...", false, hops, n, out);
-  if (top->parent == HV_ORPHAN) return render_path_from("<no path from a root>", false, hops, n, out);
+  if (top->parent == HV_ORPHAN)
+    return render_path_from("<no path from a root>", false, hops, n, out);
   return render_path(silk__hv_edge(s, top->pedge), hops, n, out);
 }
 
@@ -577,7 +585,8 @@ int silk_heap_set_paths(silk_heap_set *set, size_t top, silk_buf *out) {
       memset(nsl, 0, ns * sizeof *nsl);
       for (size_t g = 0; g < ngroups; g++) {
         uint32_t a = groups[g].hash & (ns - 1);
-        while (nsl[a]) a = (a + 1) & (ns - 1);
+        while (nsl[a])
+          a = (a + 1) & (ns - 1);
         nsl[a] = (uint32_t)g + 1;
       }
       silk__hv_free(slots);

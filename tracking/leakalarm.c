@@ -130,6 +130,7 @@ typedef struct series {
   bool pending;
   uint64_t pending_tick;
   silk_leak_finding pending_f;
+  bool reported; /* named in a warning */
   UT_hash_handle hh;
 } series;
 
@@ -259,6 +260,38 @@ static void drop_series(leakalarm *la, series *x) {
   silk_free(x);
 }
 
+/* True when target is within three references of an object of cls owned by spider. A
+ * handful of walks, once per suspect, so a bounded scan is affordable. */
+typedef struct hold_walk {
+  silk_ref *target;
+  int depth;
+  long budget;
+  bool found;
+} hold_walk;
+
+static int hold_visit(silk_ref *child, const char *edge, void *arg) {
+  hold_walk *w = arg;
+  if (!child || w->found || --w->budget < 0) return 1;
+  if (child == w->target) {
+    w->found = true;
+    return 1;
+  }
+  if (w->depth < 3 && child->cls->traverse) {
+    w->depth++;
+    child->cls->traverse(child, hold_visit, w);
+    w->depth--;
+  }
+  return w->found || w->budget < 0;
+}
+
+static bool class_holds(const silk_class *cls, const silk_spider *spider, silk_ref *target) {
+  if (!cls->traverse) return false;
+  hold_walk w = {target, 1, 1000000, false};
+  for (silk_ref *o = cls->live_head; o && !w.found && w.budget > 0; o = o->next)
+    if (o->spider == spider) cls->traverse(o, hold_visit, &w);
+  return w.found;
+}
+
 /* Warn about the pending leaks of each spider that waited a sample (or whose spider is
  * closing): one warning per spider, named after the class holding the most bytes. */
 static void flush_pending(leakalarm *la, const silk_census *c, bool all) {
@@ -287,6 +320,22 @@ static void flush_pending(leakalarm *la, const silk_census *c, bool all) {
     v = p;
     v[nv++] = (suspect){r, x->pending_f, row_bytes(r), false};
   }
+  /* a class held by one already reported grows with that leak: say so, once, quietly */
+  for (size_t i = 0; i < nv; i++) {
+    silk_census_row *r = v[i].row;
+    silk_ref *target = r->oldest_since ? r->oldest_since : r->oldest;
+    for (series *y = la->all; y && target && !v[i].done; y = y->hh.next) {
+      if (!y->reported || y->key.spider != r->spider || y->key.cls == r->cls) continue;
+      if (!class_holds(y->key.cls, r->spider, target)) continue;
+      v[i].done = true;
+      SILK_INFO("leakalarm",
+                "%s of spider %s grew from %lld to %lld in %.*fs with the %s leak reported "
+                "above: %ss hold them",
+                r->cls->name, r->spider ? r->spider->name : "engine", (long long)v[i].f.from,
+                (long long)v[i].f.to, v[i].f.span < 10 ? 1 : 0, v[i].f.span, y->key.cls->name,
+                y->key.cls->name);
+    }
+  }
   for (;;) {
     size_t best = nv;
     for (size_t i = 0; i < nv; i++)
@@ -294,6 +343,10 @@ static void flush_pending(leakalarm *la, const silk_census *c, bool all) {
         best = i;
     if (best == nv) break;
     warn_leak(la, v, nv, best);
+  }
+  for (size_t i = 0; i < nv; i++) {
+    series *x = find_series(la, v[i].row->spider, v[i].row->cls, false);
+    if (x) x->reported = true;
   }
   silk_free(v);
 }

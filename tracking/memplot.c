@@ -157,7 +157,9 @@ static int draw(memplot *p, silk_buf *b) {
   size_t nv = 0;
   for (series *s = p->all; s; s = s->hh.next) v[nv++] = s;
   qsort(v, nv, sizeof *v, by_max);
-  size_t shown = nv < SHOWN ? nv : SHOWN;
+  /* a class with one object (a component, the spider) is a flat line at the bottom */
+  size_t shown = 0;
+  while (shown < nv && shown < SHOWN && v[shown]->max > 1) shown++;
 
   double tmax = p->n ? p->t[p->n - 1] : 0, cmax = 0, rmax = 0;
   for (size_t k = 0; k < shown; k++)

@@ -63,25 +63,28 @@ static void check_rc(int rc) {
   if (rc && rc != SILK_ESETTING && rc != SILK_EINVAL && rc != SILK_ENOMEM) abort();
 }
 
-/* Every setting read back through its typed getter, then set again from its value. */
-static void read_back(silk_settings *s) {
-  silk_settings *copy = silk_settings_copy(s);
-  if (!copy) abort();
+/* Every setting read back through its typed getter, then set again from its value. The
+ * reads go through a copy: s predates the settings defined since it was made, and a copy
+ * has them all (at their defaults unless set). */
+static void read_back(const silk_settings *s) {
+  silk_settings *copy = silk_settings_copy(s), *again = silk_settings_new();
+  if (!copy || !again) abort();
   for (const silk_setting_def *d = silk_settings_def_next(NULL); d; d = silk_settings_def_next(d)) {
-    const silk_value *v = silk_settings_get(s, d->name);
+    const silk_value *v = silk_settings_get(copy, d->name);
     if (!v || !fits(d, v)) abort();
     switch (d->type) {
-    case SILK_SET_BOOL: silk_settings_get_bool(s, d->name); break;
-    case SILK_SET_INT: silk_settings_get_int(s, d->name); break;
-    case SILK_SET_FLOAT: silk_settings_get_float(s, d->name); break;
-    case SILK_SET_STR: silk_settings_get_str(s, d->name); break;
-    case SILK_SET_LIST: silk_settings_get_list(s, d->name); break;
-    case SILK_SET_DICT: silk_settings_get_dict(s, d->name); break;
+    case SILK_SET_BOOL: silk_settings_get_bool(copy, d->name); break;
+    case SILK_SET_INT: silk_settings_get_int(copy, d->name); break;
+    case SILK_SET_FLOAT: silk_settings_get_float(copy, d->name); break;
+    case SILK_SET_STR: silk_settings_get_str(copy, d->name); break;
+    case SILK_SET_LIST: silk_settings_get_list(copy, d->name); break;
+    case SILK_SET_DICT: silk_settings_get_dict(copy, d->name); break;
     }
     /* a str holding a NUL is cut there when set again as text: still a str */
-    if (silk_settings_set_value(copy, d->name, v, SILK_PRIO_CMDLINE)) abort();
-    if (!fits(d, silk_settings_get(copy, d->name))) abort();
+    if (silk_settings_set_value(again, d->name, v, SILK_PRIO_CMDLINE)) abort();
+    if (!fits(d, silk_settings_get(again, d->name))) abort();
   }
+  silk_ref_decref((silk_ref *)again);
   silk_ref_decref((silk_ref *)copy);
 }
 
