@@ -276,6 +276,10 @@ int silk_console_iter(const silk_value *v, silk_list **out) {
 
 /* ---- attributes, items, slices, calls ----------------------------------------------------- */
 
+/* tracking/heap_console.c, when the heap view is built in */
+int silk_heap_getattr_fallback(silk_ref *obj, const char *name, silk_value *out)
+    __attribute__((weak));
+
 int silk__getattr(const silk_value *v, const char *name, silk_value *out) {
   *out = SILK_NONE;
   int rc = silk__value_method(v, name, out);
@@ -291,6 +295,11 @@ int silk__getattr(const silk_value *v, const char *name, silk_value *out) {
   char detail[256];
   snprintf(detail, sizeof detail, "%s", silk_lasterror());
   rc = silk_ref_generic_getattr(o, name, out);
+  /* then what the heap view knows of any object: obj.paths */
+  if (rc == SILK_EATTR && silk_heap_getattr_fallback) {
+    silk_value_clear(out);
+    rc = silk_heap_getattr_fallback(o, name, out);
+  }
   if (rc) {
     silk_value_clear(out);
     if (rc == SILK_EATTR && detail[0]) silk_fail(SILK_EATTR, "%s", detail);

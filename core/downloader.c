@@ -42,6 +42,7 @@ struct xfer {
   int status;
   int64_t maxsize, warnsize;
   bool warned, too_big, cancelled;
+  bool no_memory; /* its socket could not be watched: ended by check_multi */
   uint64_t start_ns;
   xfer *next;         /* slot queue */
   xfer *aprev, *anext; /* transferring list */
@@ -212,13 +213,22 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
   }
   if (!pc) {
     pc = silk_calloc(1, sizeof *pc);
-    if (!pc) return -1;
+    if (pc && uv_poll_init_socket(&e->loop, &pc->poll, s) != 0) {
+      silk_free(pc);
+      pc = NULL;
+    }
+    if (!pc) {
+      /* Returning -1 would make libcurl abort every transfer of the multi handle and
+       * refuse all later calls: the crawl would hang. Fail this transfer alone instead,
+       * once curl_multi_socket_action has returned (check_multi). */
+      xfer *x = NULL;
+      curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+      if (x) x->no_memory = true;
+      e->xfer_no_memory = true;
+      return 0;
+    }
     pc->fd = s;
     pc->engine = e;
-    if (uv_poll_init_socket(&e->loop, &pc->poll, s) != 0) {
-      silk_free(pc);
-      return -1;
-    }
     pc->poll.data = pc;
     e->open_handles++;
     curl_multi_assign(e->multi, s, pc);
@@ -316,6 +326,9 @@ static void finish(xfer *x, CURLcode rc) {
   if (x->cancelled) {
     err = SILK_ECLOSED;
     snprintf(msg, sizeof msg, "CancelledError: download of %s cancelled", req->url);
+  } else if (x->no_memory) {
+    err = SILK_ENOMEM;
+    snprintf(msg, sizeof msg, "MemoryError: no memory to watch the connection of %s", req->url);
   } else if (rc == CURLE_OK) {
     char *ip = NULL;
     curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip);
@@ -383,6 +396,14 @@ static void finish(xfer *x, CURLcode rc) {
   silk__engine_wakeup(e);
 }
 
+/* The first transfer marked no_memory by on_socket, or NULL. */
+static xfer *find_no_memory(silk_engine *e) {
+  for (silk_crawl *c = e->crawls; c; c = c->next)
+    for (xfer *x = c->downloader ? c->downloader->active : NULL; x; x = x->anext)
+      if (x->no_memory) return x;
+  return NULL;
+}
+
 static void check_multi(silk_engine *e) {
   CURLMsg *m;
   int left;
@@ -393,6 +414,15 @@ static void check_multi(silk_engine *e) {
     CURLcode rc = m->data.result;
     curl_multi_remove_handle(e->multi, m->easy_handle);
     finish(x, rc);
+  }
+  while (e->xfer_no_memory) {
+    xfer *x = find_no_memory(e);
+    if (!x) {
+      e->xfer_no_memory = false;
+      break;
+    }
+    curl_multi_remove_handle(e->multi, x->easy);
+    finish(x, CURLE_OUT_OF_MEMORY);
   }
 }
 

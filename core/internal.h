@@ -76,6 +76,7 @@ struct silk_engine {
   CURL **easy_pool;    /* finished easy handles kept for reuse */
   size_t npool, cappool;
   uv_timer_t heartbeat; /* idle checks, slot GC */
+  bool xfer_no_memory;  /* a transfer's socket could not be watched (downloader.c) */
 };
 
 /* ---- engine.c -------------------------------------------------------------------- */

@@ -127,6 +127,11 @@ char *silk_url_canonicalize(const char *url) {
   size_t k = 0;
   for (char *save = NULL, *t = strtok_r(q + 1, "&", &save); t; t = strtok_r(NULL, "&", &save))
     args[k++] = t;
+  if (!k) { /* only separators ("?&&"): no arguments, the same page as no query */
+    silk_free(args);
+    *q = '\0';
+    return norm;
+  }
   qsort(args, k, sizeof *args, cmp_str);
   size_t base = (size_t)(q - norm);
   /* rebuild into a fresh buffer: the args point into norm */

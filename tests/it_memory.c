@@ -55,9 +55,12 @@ static int walk_parse(silk_spider *spider, silk_response *resp, silk_output *out
   return follow_all(resp, out);
 }
 
-static silk_spider_def hoarder = {.name = "hoarder", .class_name = "HoarderSpider", .parse = hoard_parse};
-static silk_spider_def walker = {.name = "walker", .class_name = "WalkerSpider", .parse = walk_parse};
-static silk_spider_def walker2 = {.name = "walker2", .class_name = "Walker2Spider", .parse = walk_parse};
+static silk_spider_def hoarder = {
+    .name = "hoarder", .class_name = "HoarderSpider", .parse = hoard_parse};
+static silk_spider_def walker = {
+    .name = "walker", .class_name = "WalkerSpider", .parse = walk_parse};
+static silk_spider_def walker2 = {
+    .name = "walker2", .class_name = "Walker2Spider", .parse = walk_parse};
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
@@ -77,7 +80,8 @@ static silk_engine *new_engine(const char *const *engine_kv) {
 static silk_spider *add(silk_engine *e, silk_spider_def *def, const char *const *extra) {
   const char *kv[16] = {"TELNETCONSOLE_ENABLED=0", "LOGSTATS_INTERVAL=0", NULL};
   size_t n = 2;
-  for (; extra && *extra && n < 15; extra++) kv[n++] = *extra;
+  for (; extra && *extra && n < 15; extra++)
+    kv[n++] = *extra;
   kv[n] = NULL;
   silk_dict *args = silk_dict_new();
   silk_dict_set_str(args, "url", start_url);
@@ -182,7 +186,8 @@ static void test_shipped_spider_leaves_nothing(void **state) {
   char site_kv[64];
   snprintf(site_kv, sizeof site_kv, "DEMO_SITE=127.0.0.1:%d", port);
   silk_engine *e = new_engine(NULL);
-  const char *kv[] = {site_kv, "MEMDEBUG_ENABLED=1", "FEEDS={\"/dev/null\": {\"format\": \"jsonlines\"}}", NULL};
+  const char *kv[] = {site_kv, "MEMDEBUG_ENABLED=1",
+                      "FEEDS={\"/dev/null\": {\"format\": \"jsonlines\"}}", NULL};
   silk_spider *s = NULL;
   assert_int_equal(silk_engine_add_spider(e, &silk_catalog_spider, NULL, kv, &s), 0);
   assert_int_equal(silk_engine_run(e), 0);
@@ -251,7 +256,8 @@ static void test_global_limit_exits(void **state) {
   assert_string_equal(reason(b), "memusage_exceeded");
   assert_true(took < 10);
   /* one error, no repeats */
-  assert_int_equal(test_log_count(SILK_LOG_ERROR, "Memory usage exceeded 1MiB. Shutting down silk..."), 1);
+  assert_int_equal(
+      test_log_count(SILK_LOG_ERROR, "Memory usage exceeded 1MiB. Shutting down silk..."), 1);
   assert_int_equal(st_int(a, "memusage/limit_reached"), 1);
   assert_int_equal(st_int(b, "memusage/limit_reached"), 1);
   assert_true(st_int(a, "memusage/startup") > 1024 * 1024);
@@ -287,7 +293,9 @@ static void test_leak_alarm_names_the_leaking_spider_only(void **state) {
   silk_spider *h = add(e, &hoarder, slow);
   silk_spider *w = add(e, &walker, slow);
   assert_int_equal(silk_engine_run(e), 0);
-  assert_int_equal(test_log_count(SILK_LOG_WARNING, "Possible leak in spider hoarder: HtmlResponse grew from "), 1);
+  assert_int_equal(
+      test_log_count(SILK_LOG_WARNING, "Possible leak in spider hoarder: HtmlResponse grew from "),
+      1);
   assert_int_equal(test_log_count(SILK_LOG_WARNING, "Possible leak in spider walker"), 0);
   assert_true(st_int(h, "leakalarm/warnings") >= 1);
   assert_int_equal(st_int(w, "leakalarm/warnings"), 0);

@@ -165,7 +165,8 @@ static void test_fires_once_not_repeatedly(void **state) {
 
 static void test_assess_needs_a_covered_window(void **state) {
   silk_leak_sample v[5];
-  for (int i = 0; i < 5; i++) v[i] = (silk_leak_sample){.t = i * 5.0, .live = 1000 * i, .oldest_age = i * 5.0};
+  for (int i = 0; i < 5; i++)
+    v[i] = (silk_leak_sample){.t = i * 5.0, .live = 1000 * i, .oldest_age = i * 5.0};
   silk_leak_finding f;
   /* 20s of history for a 60s window: nothing to say yet */
   assert_int_equal(silk_leak_assess(v, 5, &params, &f), SILK_LEAK_NONE);

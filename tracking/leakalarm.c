@@ -75,7 +75,8 @@ silk_leak_verdict silk_leak_assess(const silk_leak_sample *v, size_t n, const si
                last->oldest_age >= AGE_TRACKS_CLOCK * span;
   if (held && sustained && stuck) verdict = SILK_LEAK_SUSPECT;
   /* a queue that grew, even in one burst of start requests, is only worth an INFO line */
-  else if (!held && f.queued_growth >= p->min_growth) verdict = SILK_LEAK_QUEUE;
+  else if (!held && f.queued_growth >= p->min_growth)
+    verdict = SILK_LEAK_QUEUE;
   f.verdict = verdict;
   if (out) *out = f;
   return verdict;
@@ -88,7 +89,8 @@ silk_leak_verdict silk_leak_series_add(silk_leak_series *s, const silk_leak_samp
   /* keep the newest sample that is older than the window (the judgement's start) and
    * everything after it; drop the rest, or the oldest when full */
   size_t drop = 0;
-  while (drop + 1 < s->n && s->v[drop + 1].t <= x->t - p->window) drop++;
+  while (drop + 1 < s->n && s->v[drop + 1].t <= x->t - p->window)
+    drop++;
   if (drop) {
     memmove(s->v, s->v + drop, (s->n - drop) * sizeof *s->v);
     s->n -= drop;
@@ -97,7 +99,8 @@ silk_leak_verdict silk_leak_series_add(silk_leak_series *s, const silk_leak_samp
    * still spans the window */
   if (s->n == SILK_LEAK_MAX_SAMPLES) {
     size_t k = 0;
-    for (size_t i = 0; i < s->n; i += 2) s->v[k++] = s->v[i];
+    for (size_t i = 0; i < s->n; i += 2)
+      s->v[k++] = s->v[i];
     s->n = k;
   }
   s->v[s->n++] = *x;
@@ -161,9 +164,7 @@ typedef struct suspect {
   bool done;
 } suspect;
 
-static bool spider_open(silk_spider *s) {
-  return s && s->crawl && s->crawl->state == CRAWL_OPEN;
-}
+static bool spider_open(silk_spider *s) { return s && s->crawl && s->crawl->state == CRAWL_OPEN; }
 
 static uint64_t cutoff(const silk_spider *s, void *arg) {
   leakalarm *la = arg;
@@ -203,19 +204,24 @@ static void warn_leak(leakalarm *la, suspect *v, size_t n, size_t primary) {
   silk_census_row *row = p->row;
   const silk_leak_finding *f = &p->f;
   silk_buf msg = SILK_BUF_INIT;
-  if (row->spider) silk_buf_printf(&msg, "Possible leak in spider %s: ", row->spider->name);
-  else silk_buf_puts(&msg, "Possible leak in the engine: ");
+  if (row->spider)
+    silk_buf_printf(&msg, "Possible leak in spider %s: ", row->spider->name);
+  else
+    silk_buf_puts(&msg, "Possible leak in the engine: ");
   silk_buf_printf(&msg,
                   "%s grew from %lld to %lld live objects in %.*fs (%.0f/min) while the oldest "
                   "is %.*fs old",
                   row->cls->name, (long long)f->from, (long long)f->to, f->span < 10 ? 1 : 0,
                   f->span, f->rate_per_min, f->oldest_age < 10 ? 1 : 0, f->oldest_age);
   if (row->spider && f->responses > 0)
-    silk_buf_printf(&msg, " (%.2f per response received)", (double)(f->to - f->from) / (double)f->responses);
+    silk_buf_printf(&msg, " (%.2f per response received)",
+                    (double)(f->to - f->from) / (double)f->responses);
   silk_buf_puts(&msg, "; oldest held by: ");
   silk_ref *oldest = row->oldest_since ? row->oldest_since : row->oldest;
-  if (oldest) silk__retention_path(la->base.engine, oldest, &msg);
-  else silk_buf_puts(&msg, "(gone)");
+  if (oldest)
+    silk__retention_path(la->base.engine, oldest, &msg);
+  else
+    silk_buf_puts(&msg, "(gone)");
   bool first = true;
   for (size_t i = 0; i < n; i++) {
     if (i == primary || v[i].done || v[i].row->spider != row->spider) continue;
@@ -234,15 +240,16 @@ static void note_queue(silk_census_row *row, const silk_leak_finding *f) {
   silk_spider *s = row->spider;
   if (!s || silk_stats_get_int(s->stats, "leakalarm/queue_growth")) return; /* once per spider */
   silk_stats_set_int(s->stats, "leakalarm/queue_growth", 1);
-  size_t queued = s->crawl && s->crawl->scheduler ? silk_scheduler_len(s->crawl->scheduler)
-                                                  : (size_t)f->queued;
+  size_t queued =
+      s->crawl && s->crawl->scheduler ? silk_scheduler_len(s->crawl->scheduler) : (size_t)f->queued;
   SILK_INFO("leakalarm",
             "spider %s has %zu requests queued and growing: queue growth, not a leak (see JOBDIR "
             "/ CONCURRENT_REQUESTS)",
             s->name, queued);
 }
 
-static series *find_series(leakalarm *la, const silk_spider *s, const silk_class *cls, bool create) {
+static series *find_series(leakalarm *la, const silk_spider *s, const silk_class *cls,
+                           bool create) {
   series_key k = {s, cls};
   series *x = NULL;
   HASH_FIND(hh, la->all, &k, sizeof k, x);
@@ -304,13 +311,15 @@ static void flush_pending(leakalarm *la, const silk_census *c, bool all) {
     silk_spider *s = (silk_spider *)x->key.spider;
     if (!x->pending || !(all || x->pending_tick < la->ticks || (s && !spider_open(s)))) continue;
     size_t k = 0;
-    while (k < nready && ready[k] != s) k++;
+    while (k < nready && ready[k] != s)
+      k++;
     if (k == nready && nready < sizeof ready / sizeof *ready) ready[nready++] = s;
   }
   for (series *x = la->all; x; x = x->hh.next) {
     if (!x->pending) continue;
     size_t k = 0;
-    while (k < nready && ready[k] != x->key.spider) k++;
+    while (k < nready && ready[k] != x->key.spider)
+      k++;
     if (k == nready) continue;
     x->pending = false;
     silk_census_row *r = silk__census_find(c, x->key.spider, x->key.cls);
@@ -339,7 +348,8 @@ static void flush_pending(leakalarm *la, const silk_census *c, bool all) {
   for (;;) {
     size_t best = nv;
     for (size_t i = 0; i < nv; i++)
-      if (!v[i].done && (best == nv || (v[i].row->spider == v[best].row->spider && v[i].bytes > v[best].bytes)))
+      if (!v[i].done &&
+          (best == nv || (v[i].row->spider == v[best].row->spider && v[i].bytes > v[best].bytes)))
         best = i;
     if (best == nv) break;
     warn_leak(la, v, nv, best);
@@ -368,7 +378,8 @@ static void tick(leakalarm *la) {
         .live = r->live,
         .queued = r->queued,
         .oldest_age = r->oldest_since ? (double)(now - r->oldest_since->born_ns) / 1e9 : 0,
-        .responses = r->spider ? silk_stats_get_int(r->spider->stats, "response_received_count") : 0,
+        .responses =
+            r->spider ? silk_stats_get_int(r->spider->stats, "response_received_count") : 0,
     };
     silk_leak_finding f;
     silk_leak_verdict verdict = silk_leak_series_add(&x->hist, &smp, &la->params, &f);
@@ -389,7 +400,8 @@ static void tick(leakalarm *la) {
       drop_series(la, x);
       continue;
     }
-    silk_leak_sample smp = {.t = t, .responses = s ? silk_stats_get_int(s->stats, "response_received_count") : 0};
+    silk_leak_sample smp = {
+        .t = t, .responses = s ? silk_stats_get_int(s->stats, "response_received_count") : 0};
     silk_leak_series_add(&x->hist, &smp, &la->params, NULL);
     x->tick = la->ticks;
   }

@@ -36,22 +36,22 @@ typedef struct silk_leak_params {
 } silk_leak_params;
 
 typedef enum silk_leak_verdict {
-  SILK_LEAK_NONE,    /* steady, too little history or too little growth */
-  SILK_LEAK_QUEUE,   /* sustained growth, but of queued objects: too many requests */
-  SILK_LEAK_SUSPECT  /* sustained growth of done-but-alive objects, the oldest stuck */
+  SILK_LEAK_NONE,   /* steady, too little history or too little growth */
+  SILK_LEAK_QUEUE,  /* sustained growth, but of queued objects: too many requests */
+  SILK_LEAK_SUSPECT /* sustained growth of done-but-alive objects, the oldest stuck */
 } silk_leak_verdict;
 
 /* What the verdict was based on: the first and last samples of the window. */
 typedef struct silk_leak_finding {
   silk_leak_verdict verdict;
-  int64_t from, to;         /* live count at the start and at the end of the window */
-  double span;              /* seconds between those two samples */
-  double rate_per_min;      /* (to - from) per minute */
-  double oldest_age;        /* age of the oldest at the end */
-  int64_t queued_growth;    /* growth of the queued part */
-  int64_t held_growth;      /* growth of the rest: done (or stateless) but alive */
-  int64_t queued;           /* queued objects at the end */
-  int64_t responses;        /* responses the spider received during the window */
+  int64_t from, to;      /* live count at the start and at the end of the window */
+  double span;           /* seconds between those two samples */
+  double rate_per_min;   /* (to - from) per minute */
+  double oldest_age;     /* age of the oldest at the end */
+  int64_t queued_growth; /* growth of the queued part */
+  int64_t held_growth;   /* growth of the rest: done (or stateless) but alive */
+  int64_t queued;        /* queued objects at the end */
+  int64_t responses;     /* responses the spider received during the window */
 } silk_leak_finding;
 
 /* Judge samples v[0..n-1] (oldest first; the last one is now). Fills *out (may be NULL)
@@ -85,9 +85,9 @@ typedef struct silk_census_row {
   silk_spider *spider; /* NULL: the engine's own objects */
   silk_class *cls;
   int64_t live;
-  int64_t queued;   /* with SILK_CENSUS_QUEUE: as silk_leak_sample.queued */
-  int64_t bytes;    /* with SILK_CENSUS_BYTES: own blocks plus owned_bytes */
-  silk_ref *oldest; /* borrowed: valid until the loop runs anything else */
+  int64_t queued;         /* with SILK_CENSUS_QUEUE: as silk_leak_sample.queued */
+  int64_t bytes;          /* with SILK_CENSUS_BYTES: own blocks plus owned_bytes */
+  silk_ref *oldest;       /* borrowed: valid until the loop runs anything else */
   silk_ref *oldest_since; /* the oldest born after the row's cutoff (see census_take) */
   uint64_t cutoff;        /* private */
   struct silk_census_row *next;

@@ -139,7 +139,8 @@ static int expected_objects(silk_spider *s, walk *w) {
   if (c) {
     const chain *chains[] = {&c->dmw, &c->smw, &c->pipes, &c->exts};
     for (size_t k = 0; k < 4 && !rc; k++)
-      for (size_t i = 0; i < chains[k]->len && !rc; i++) rc = reach(w, &chains[k]->items[i]->base);
+      for (size_t i = 0; i < chains[k]->len && !rc; i++)
+        rc = reach(w, &chains[k]->items[i]->base);
     /* components disconnect their handlers when they close, which for extensions is
      * after this report */
     for (int sig = 0; sig < SILK_SIG__COUNT && !rc; sig++)
@@ -211,8 +212,10 @@ static void report(silk_component *self, silk_spider *s) {
     }
     if (n > before && !rc) {
       class_count *p = silk_realloc(counts, (ncounts + 1) * sizeof *p);
-      if (!p) rc = SILK_ENOMEM;
-      else (counts = p)[ncounts++] = (class_count){cls->name, n - before};
+      if (!p)
+        rc = SILK_ENOMEM;
+      else
+        (counts = p)[ncounts++] = (class_count){cls->name, n - before};
     }
   }
   if (rc) {
@@ -244,15 +247,17 @@ static void report(silk_component *self, silk_spider *s) {
   qsort(counts, ncounts, sizeof *counts, by_count);
 
   silk_buf msg = SILK_BUF_INIT;
-  silk_buf_printf(&msg, "spider %s closed with %zu object%s still alive (domain_closed without release?)\n",
-                  s->name, n, n == 1 ? "" : "s");
+  silk_buf_printf(
+      &msg, "spider %s closed with %zu object%s still alive (domain_closed without release?)\n",
+      s->name, n, n == 1 ? "" : "s");
   silk_buf_puts(&msg, "  by class:");
   for (size_t i = 0; i < ncounts; i++)
     silk_buf_printf(&msg, "%s %zu %s", i ? "," : "", counts[i].n, counts[i].name);
   silk_buf_putc(&msg, '\n');
   for (size_t i = 0; i < n && i < REPORT_LINES; i++) {
     silk_ref *o = v[i].obj;
-    silk_buf_printf(&msg, "  %s, %.1fs old, refcount %u: ", o->cls->name, silk_ref_age(o), (unsigned)o->refcnt);
+    silk_buf_printf(&msg, "  %s, %.1fs old, refcount %u: ", o->cls->name, silk_ref_age(o),
+                    (unsigned)o->refcnt);
     silk__short_repr(o, 100, &msg);
     silk_buf_puts(&msg, "; held by: ");
     silk__retention_path(self->engine, o, &msg);

@@ -41,9 +41,9 @@ typedef struct memplot {
   char *path;
   double interval;
   uint64_t t0_ns;
-  size_t n;        /* samples kept */
-  double *t;       /* seconds since start */
-  double *rss;     /* MiB */
+  size_t n;    /* samples kept */
+  double *t;   /* seconds since start */
+  double *rss; /* MiB */
   series *all;
   size_t nseries;
   size_t dropped_series;
@@ -70,7 +70,8 @@ static series *get_series(memplot *p, silk_census_row *r) {
     return NULL;
   }
   s->key = k;
-  snprintf(s->label, sizeof s->label, "%s[%s]", r->cls->name, r->spider ? r->spider->name : "engine");
+  snprintf(s->label, sizeof s->label, "%s[%s]", r->cls->name,
+           r->spider ? r->spider->name : "engine");
   HASH_ADD(hh, p->all, key, sizeof k, s);
   p->nseries++;
   return s;
@@ -81,7 +82,8 @@ static void halve(memplot *p) {
   for (size_t i = 0; i < p->n; i += 2, k++) {
     p->t[k] = p->t[i];
     p->rss[k] = p->rss[i];
-    for (series *s = p->all; s; s = s->hh.next) s->v[k] = s->v[i];
+    for (series *s = p->all; s; s = s->hh.next)
+      s->v[k] = s->v[i];
   }
   p->n = k;
   p->stride *= 2;
@@ -95,7 +97,8 @@ static void sample(memplot *p) {
   p->t[i] = (double)(silk_now_ns() - p->t0_ns) / 1e9;
   size_t rss = 0;
   p->rss[i] = uv_resident_set_memory(&rss) == 0 ? (double)rss / (1024.0 * 1024.0) : 0;
-  for (series *s = p->all; s; s = s->hh.next) s->v[i] = 0;
+  for (series *s = p->all; s; s = s->hh.next)
+    s->v[i] = 0;
   for (silk_census_row *r = c.rows; r; r = r->next) {
     series *s = r->live ? get_series(p, r) : NULL;
     if (!s) continue;
@@ -116,8 +119,10 @@ static void on_tick(uv_timer_t *t) {
 static double nice_step(double max, int ticks) {
   if (max <= 0) return 1;
   double raw = max / ticks, mag = 1;
-  while (mag * 10 <= raw) mag *= 10;
-  while (mag > raw) mag /= 10;
+  while (mag * 10 <= raw)
+    mag *= 10;
+  while (mag > raw)
+    mag /= 10;
   double f = raw / mag;
   return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
 }
@@ -145,8 +150,10 @@ static const char *const palette[SHOWN] = {"#1f77b4", "#d62728", "#2ca02c", "#ff
                                            "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"};
 
 static void fmt_num(char *buf, size_t n, double v) {
-  if (v == (double)(int64_t)v) snprintf(buf, n, "%lld", (long long)v);
-  else snprintf(buf, n, "%g", v);
+  if (v == (double)(int64_t)v)
+    snprintf(buf, n, "%lld", (long long)v);
+  else
+    snprintf(buf, n, "%g", v);
 }
 
 /* The whole chart into b. */
@@ -155,11 +162,13 @@ static int draw(memplot *p, silk_buf *b) {
   series **v = silk_calloc(p->nseries ? p->nseries : 1, sizeof *v);
   if (!v) return SILK_ENOMEM;
   size_t nv = 0;
-  for (series *s = p->all; s; s = s->hh.next) v[nv++] = s;
+  for (series *s = p->all; s; s = s->hh.next)
+    v[nv++] = s;
   qsort(v, nv, sizeof *v, by_max);
   /* a class with one object (a component, the spider) is a flat line at the bottom */
   size_t shown = 0;
-  while (shown < nv && shown < SHOWN && v[shown]->max > 1) shown++;
+  while (shown < nv && shown < SHOWN && v[shown]->max > 1)
+    shown++;
 
   double tmax = p->n ? p->t[p->n - 1] : 0, cmax = 0, rmax = 0;
   for (size_t k = 0; k < shown; k++)
@@ -170,9 +179,12 @@ static int draw(memplot *p, silk_buf *b) {
          rstep = nice_step(rmax > 0 ? rmax : 1, 6);
   /* axes end on a tick */
   double tend = tstep, cend = cstep, rend = rstep;
-  while (tend < tmax) tend += tstep;
-  while (cend < cmax) cend += cstep;
-  while (rend < rmax) rend += rstep;
+  while (tend < tmax)
+    tend += tstep;
+  while (cend < cmax)
+    cend += cstep;
+  while (rend < rmax)
+    rend += rstep;
 #define PX(t) (X0 + (X1 - X0) * (t) / tend)
 #define PY(c) (Y1 - (Y1 - Y0) * (c) / cend)
 #define PR(r) (Y1 - (Y1 - Y0) * (r) / rend)
@@ -185,21 +197,25 @@ static int draw(memplot *p, silk_buf *b) {
                   "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
                   W, H, W, H);
   silk_buf_printf(b, "<rect width=\"%.0f\" height=\"%.0f\" fill=\"white\"/>\n", W, H);
-  silk_buf_printf(b,
-                  "<text x=\"%.0f\" y=\"28\" font-size=\"16\" font-weight=\"bold\">Live objects per "
-                  "class and spider, and RSS</text>\n",
-                  X0);
-  silk_buf_printf(b,
-                  "<text x=\"%.0f\" y=\"46\" fill=\"#555\">%zu samples over %.1fs; a line that keeps "
-                  "rising is a leak</text>\n",
-                  X0, p->n, tmax);
+  silk_buf_printf(
+      b,
+      "<text x=\"%.0f\" y=\"28\" font-size=\"16\" font-weight=\"bold\">Live objects per "
+      "class and spider, and RSS</text>\n",
+      X0);
+  silk_buf_printf(
+      b,
+      "<text x=\"%.0f\" y=\"46\" fill=\"#555\">%zu samples over %.1fs; a line that keeps "
+      "rising is a leak</text>\n",
+      X0, p->n, tmax);
 
   /* grid and ticks */
   silk_buf_puts(b, "<g stroke=\"#e0e0e0\" stroke-width=\"1\">\n");
   for (double c = 0; c <= cend + cstep / 2; c += cstep)
-    silk_buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", X0, PY(c), X1, PY(c));
+    silk_buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", X0, PY(c), X1,
+                    PY(c));
   for (double t = 0; t <= tend + tstep / 2; t += tstep)
-    silk_buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", PX(t), Y0, PX(t), Y1);
+    silk_buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", PX(t), Y0,
+                    PX(t), Y1);
   silk_buf_puts(b, "</g>\n");
   silk_buf_printf(b,
                   "<g stroke=\"#000\" stroke-width=\"1\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
@@ -223,10 +239,11 @@ static int draw(memplot *p, silk_buf *b) {
   }
   silk_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\">time (s)</text>\n", (X0 + X1) / 2, Y1 + 38);
   silk_buf_puts(b, "</g>\n");
-  silk_buf_printf(b,
-                  "<text transform=\"translate(%.0f,%.1f) rotate(-90)\" text-anchor=\"middle\">live "
-                  "objects</text>\n",
-                  X0 - 52, (Y0 + Y1) / 2);
+  silk_buf_printf(
+      b,
+      "<text transform=\"translate(%.0f,%.1f) rotate(-90)\" text-anchor=\"middle\">live "
+      "objects</text>\n",
+      X0 - 52, (Y0 + Y1) / 2);
   silk_buf_printf(b,
                   "<text transform=\"translate(%.0f,%.1f) rotate(90)\" text-anchor=\"middle\" "
                   "fill=\"#444\">RSS (MiB)</text>\n",
@@ -235,10 +252,12 @@ static int draw(memplot *p, silk_buf *b) {
   /* the lines: RSS dashed underneath, then the classes, the highest last (on top) */
   silk_buf_puts(b, "<polyline fill=\"none\" stroke=\"#444\" stroke-width=\"1.5\" "
                    "stroke-dasharray=\"6 4\" points=\"");
-  for (size_t i = 0; i < p->n; i++) silk_buf_printf(b, "%s%.1f,%.1f", i ? " " : "", PX(p->t[i]), PR(p->rss[i]));
+  for (size_t i = 0; i < p->n; i++)
+    silk_buf_printf(b, "%s%.1f,%.1f", i ? " " : "", PX(p->t[i]), PR(p->rss[i]));
   silk_buf_puts(b, "\"/>\n");
   for (size_t k = shown; k-- > 0;) {
-    silk_buf_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", palette[k]);
+    silk_buf_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
+                    palette[k]);
     for (size_t i = 0; i < p->n; i++)
       silk_buf_printf(b, "%s%.1f,%.1f", i ? " " : "", PX(p->t[i]), PY((double)v[k]->v[i]));
     silk_buf_puts(b, "\"><title>");
@@ -259,16 +278,18 @@ static int draw(memplot *p, silk_buf *b) {
       silk_buf_printf(b, " (max %lld, last %lld)</text>\n", (long long)v[k]->max,
                       (long long)(p->n ? v[k]->v[p->n - 1] : 0));
     } else {
-      silk_buf_printf(b,
-                      "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\" "
-                      "stroke-width=\"2\" stroke-dasharray=\"6 4\"/>\n<text x=\"%.1f\" y=\"%.1f\">RSS, "
-                      "MiB (right axis; max %.0f)</text>\n",
-                      x, y - 4, x + 24, y - 4, x + 30, y, rmax);
+      silk_buf_printf(
+          b,
+          "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\" "
+          "stroke-width=\"2\" stroke-dasharray=\"6 4\"/>\n<text x=\"%.1f\" y=\"%.1f\">RSS, "
+          "MiB (right axis; max %.0f)</text>\n",
+          x, y - 4, x + 24, y - 4, x + 30, y, rmax);
     }
   }
   if (nv > shown || p->dropped_series)
-    silk_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">%zu more series not shown</text>\n", X0,
-                    ly + 20 * (double)rows, nv - shown + p->dropped_series);
+    silk_buf_printf(b,
+                    "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">%zu more series not shown</text>\n",
+                    X0, ly + 20 * (double)rows, nv - shown + p->dropped_series);
 #undef PX
 #undef PY
 #undef PR
@@ -289,10 +310,13 @@ static int write_plot(memplot *p) {
   silk_buf_printf(&tmp, "%s.tmp.%ld", p->path, (long)getpid());
   FILE *f = fopen(tmp.ptr, "w");
   if (!f) rc = silk_fail(SILK_EIO, "cannot write %s: %s", tmp.ptr, strerror(errno));
-  if (!rc && fwrite(b.ptr, 1, b.len, f) != b.len) rc = silk_fail(SILK_EIO, "cannot write %s: %s", tmp.ptr, strerror(errno));
-  if (f && fflush(f) != 0 && !rc) rc = silk_fail(SILK_EIO, "cannot write %s: %s", tmp.ptr, strerror(errno));
+  if (!rc && fwrite(b.ptr, 1, b.len, f) != b.len)
+    rc = silk_fail(SILK_EIO, "cannot write %s: %s", tmp.ptr, strerror(errno));
+  if (f && fflush(f) != 0 && !rc)
+    rc = silk_fail(SILK_EIO, "cannot write %s: %s", tmp.ptr, strerror(errno));
   if (f && !rc) fsync(fileno(f));
-  if (f && fclose(f) != 0 && !rc) rc = silk_fail(SILK_EIO, "cannot write %s: %s", tmp.ptr, strerror(errno));
+  if (f && fclose(f) != 0 && !rc)
+    rc = silk_fail(SILK_EIO, "cannot write %s: %s", tmp.ptr, strerror(errno));
   if (!rc && rename(tmp.ptr, p->path) != 0)
     rc = silk_fail(SILK_EIO, "cannot rename %s to %s: %s", tmp.ptr, p->path, strerror(errno));
   if (rc && f) remove(tmp.ptr);
@@ -352,8 +376,11 @@ static void mp_close(silk_component *self, silk_spider *spider, const char *reas
   if (uv_is_closing((uv_handle_t *)&p->timer)) return;
   sample(p); /* the end state, whatever the stride */
   int rc = write_plot(p);
-  if (rc) SILK_ERROR("memplot", "%s", *silk_lasterror() ? silk_lasterror() : silk_strerror(rc));
-  else SILK_INFO("memplot", "Wrote the memory plot to %s (%zu samples, %zu series)", p->path, p->n, p->nseries);
+  if (rc)
+    SILK_ERROR("memplot", "%s", *silk_lasterror() ? silk_lasterror() : silk_strerror(rc));
+  else
+    SILK_INFO("memplot", "Wrote the memory plot to %s (%zu samples, %zu series)", p->path, p->n,
+              p->nseries);
   uv_close((uv_handle_t *)&p->timer, mp_closed);
 }
 

@@ -60,7 +60,8 @@ static void check_spiders(memusage *m, silk_buf *line, silk_spider **over, int64
                           size_t *nover, size_t max_over) {
   silk_engine *e = m->base.engine;
   bool any = false;
-  for (silk_spider *s = silk_engine_next_spider(e, NULL); s && !any; s = silk_engine_next_spider(e, s))
+  for (silk_spider *s = silk_engine_next_spider(e, NULL); s && !any;
+       s = silk_engine_next_spider(e, s))
     any = is_open(s) && spider_limit_mb(s) > 0;
   if (!any) return;
   silk_census c;
@@ -72,8 +73,8 @@ static void check_spiders(memusage *m, silk_buf *line, silk_spider **over, int64
     if (!is_open(s) || lim <= 0) continue;
     int64_t bytes = silk__census_spider_bytes(&c, s);
     silk_stats_max(s->stats, "memusage/spider_max", bytes);
-    silk_buf_printf(line, "%s %s %.1fMiB of %lldMiB", first ? "" : ",", s->name, (double)bytes / MIB,
-                    (long long)lim);
+    silk_buf_printf(line, "%s %s %.1fMiB of %lldMiB", first ? "" : ",", s->name,
+                    (double)bytes / MIB, (long long)lim);
     first = false;
     if (bytes > lim * MIB && *nover < max_over) {
       over[*nover] = s;
@@ -119,8 +120,8 @@ static void check(memusage *m) {
   }
 
   silk_buf line = SILK_BUF_INIT;
-  silk_buf_printf(&line, "Memory usage: current %lldMiB, peak %lldMiB", (long long)(m->current / MIB),
-                  (long long)(m->peak / MIB));
+  silk_buf_printf(&line, "Memory usage: current %lldMiB, peak %lldMiB",
+                  (long long)(m->current / MIB), (long long)(m->peak / MIB));
   silk_spider *over[32];
   int64_t over_bytes[32];
   size_t nover = 0;
@@ -133,7 +134,8 @@ static void check(memusage *m) {
 
   if (m->limit_mb > 0 && m->peak > m->limit_mb * MIB) {
     m->limit_hit = true;
-    SILK_ERROR("memusage", "Memory usage exceeded %lldMiB. Shutting down silk...", (long long)m->limit_mb);
+    SILK_ERROR("memusage", "Memory usage exceeded %lldMiB. Shutting down silk...",
+               (long long)m->limit_mb);
     for (silk_spider *s = silk_engine_next_spider(e, NULL); s; s = silk_engine_next_spider(e, s)) {
       silk_stats_set_int(s->stats, "memusage/limit_reached", 1);
       silk_engine_close_spider(e, s, "memusage_exceeded");
@@ -158,8 +160,10 @@ static int on_spider_opened(const silk_signal_args *a, void *data) {
   measure(m);
   spider_stats(m, a->spider);
   if (spider_limit_mb(a->spider) > 0 && !silk_ref_tracking())
-    SILK_WARN("memusage", "MEMUSAGE_SPIDER_LIMIT_MB is set for %s but TRACK_REFS is off: the budget "
-                          "cannot be measured", a->spider->name);
+    SILK_WARN("memusage",
+              "MEMUSAGE_SPIDER_LIMIT_MB is set for %s but TRACK_REFS is off: the budget "
+              "cannot be measured",
+              a->spider->name);
   return 0;
 }
 

@@ -70,8 +70,10 @@ static silk_census_row *census_row(census_ctx *x, silk_spider *spider, silk_clas
   r->cls = cls;
   r->cutoff = x->cutoff ? x->cutoff(spider, x->arg) : 0;
   /* rows keep the order they were first seen in: classes in registration order */
-  if (c->tail) c->tail->next = r;
-  else c->rows = r;
+  if (c->tail)
+    c->tail->next = r;
+  else
+    c->rows = r;
   c->tail = r;
   size_t k = bucket_of(c, spider, cls);
   r->chain = c->buckets[k];
@@ -106,7 +108,8 @@ int silk__census_take(silk_census *c, int flags, silk_census_cutoff_fn cutoff, v
     silk_census_row *last = NULL;
     for (silk_ref *o = cls->live_head; o && !rc; o = o->next) {
       /* consecutive objects of a class mostly share an owner: skip the lookup then */
-      silk_census_row *r = last && last->spider == o->spider ? last : census_row(&x, o->spider, cls);
+      silk_census_row *r =
+          last && last->spider == o->spider ? last : census_row(&x, o->spider, cls);
       if (!r) {
         rc = SILK_ENOMEM;
         break;
@@ -206,14 +209,16 @@ int silk__short_repr(silk_ref *obj, size_t max, silk_buf *out) {
 
 void silk__log_long(silk_log_level level, const char *component, const char *text) {
   size_t len = strlen(text);
-  while (len && text[len - 1] == '\n') len--;
+  while (len && text[len - 1] == '\n')
+    len--;
   size_t off = 0;
   while (off < len) {
     size_t n = len - off;
     if (n > LOG_CHUNK) {
       /* cut after the last newline that fits; a single huge line is cut where it must be */
       size_t cut = LOG_CHUNK;
-      while (cut > 0 && text[off + cut - 1] != '\n') cut--;
+      while (cut > 0 && text[off + cut - 1] != '\n')
+        cut--;
       n = cut ? cut : LOG_CHUNK;
     }
     size_t shown = n;

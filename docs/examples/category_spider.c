@@ -1,9 +1,9 @@
 /* A spider with its own item pipeline, its own setting, its own tracked class and a
  * signal handler, built out of tree against the installed libsilk:
  *
- *   cc -shared -fPIC -o category_spider.so category_spider.c $(pkg-config --cflags --libs silk)
+ *   cc -shared -fPIC -o category_spider.so category_spider.c $(pkg-config --cflags silk)
  *   silk runspider ./category_spider.so -a url=http://127.0.0.1:8089/ -O items.jsonl
- *   silk runspider ./category_spider.so -a url=http://127.0.0.1:8089/ -s MIN_PRICE=100 -o cheap.csv
+ *   silk runspider ./category_spider.so -a url=http://127.0.0.1:8089/ -s MIN_PRICE=100 -O expensive.csv
  *
  * It reads the category names on the demo shop's home page, walks every page of every
  * category and yields one item per product with its category. The pipeline

@@ -2,7 +2,8 @@
  * engine, a spider, a signal connected before the engine starts, the run, and the checks
  * that nothing leaked. Build it as an executable:
  *
- *   cc -o embed_crawl embed_crawl.c $(pkg-config --cflags --libs silk)
+ *   cc -o embed_crawl embed_crawl.c $(pkg-config --cflags --libs silk) \
+ *      -Wl,-rpath,$(pkg-config --variable=libdir silk)
  *   ./embed_crawl http://127.0.0.1:8089/
  *
  * It prints the title of every page it reaches (at most 20) and exits 0 only when the

@@ -1,6 +1,6 @@
 /* Requests beyond a plain GET, against the /test/ endpoints of the demo site:
  *
- *   cc -shared -fPIC -o requests_spider.so requests_spider.c $(pkg-config --cflags --libs silk)
+ *   cc -shared -fPIC -o requests_spider.so requests_spider.c $(pkg-config --cflags silk)
  *   silk runspider ./requests_spider.so -a site=http://127.0.0.1:8089 -O requests.jsonl
  *
  * start_requests emits one request of each kind; every callback (and the errback) yields

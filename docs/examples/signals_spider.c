@@ -2,7 +2,7 @@
  * carries; a spider_idle handler that keeps the spider open for one more request; a
  * request_scheduled handler that vetoes requests. Built and run like the others:
  *
- *   cc -shared -fPIC -o signals_spider.so signals_spider.c $(pkg-config --cflags --libs silk)
+ *   cc -shared -fPIC -o signals_spider.so signals_spider.c $(pkg-config --cflags silk)
  *   silk runspider ./signals_spider.so -a url=http://127.0.0.1:8089/ -s DEPTH_LIMIT=1
  *
  * When the spider closes it logs one line per signal:
