@@ -380,10 +380,13 @@ static int read_until(conn *c, const char *tail, int timeout_ms) {
   return 0;
 }
 
+/* The command and its CR LF in one telnet_send, so they leave in one segment: two small
+ * writes would wait on Nagle's algorithm and the server's delayed ACK (40 ms). */
 static void send_line(conn *c, const char *line) {
+  char buf[4096];
+  int n = snprintf(buf, sizeof buf, "%s\r\n", line);
   c->len = 0;
-  telnet_send(c->telnet, line, strlen(line));
-  telnet_send(c->telnet, "\r\n", 2);
+  telnet_send(c->telnet, buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1));
 }
 
 static int connect_retry(const char *host, const char *port, double wait_s) {

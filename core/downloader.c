@@ -135,6 +135,10 @@ static slot *get_slot(silk_downloader *d, silk_request *req) {
       s->delay = silk_settings_get_float(st, "DOWNLOAD_DELAY");
       s->randomize = silk_settings_get_bool(st, "RANDOMIZE_DOWNLOAD_DELAY");
       HASH_ADD_KEYPTR(hh, d->slots, s->key, strlen(s->key), s);
+      if (!s->hh.tbl) { /* uthash non-fatal OOM: not added, nobody would release it */
+        silk_ref_decref(&s->base);
+        s = NULL;
+      }
     }
   }
   silk_free(host);

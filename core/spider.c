@@ -33,6 +33,7 @@ static int spider_traverse(silk_ref *self, silk_visit_fn visit, void *arg) {
   if (!rc && s->start_urls) rc = visit((silk_ref *)s->start_urls, ".start_urls", arg);
   if (!rc && s->allowed_domains) rc = visit((silk_ref *)s->allowed_domains, ".allowed_domains", arg);
   if (!rc && s->jobstate) rc = visit((silk_ref *)s->jobstate, ".jobstate", arg);
+  if (!rc && s->settings) rc = visit((silk_ref *)s->settings, ".settings", arg);
   return rc;
 }
 

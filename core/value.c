@@ -312,7 +312,7 @@ int silk_dict_set(silk_dict *d, const char *key, silk_value *val) {
   }
   e->val = *val;
   HASH_ADD_KEYPTR(hh, d->table, e->key, klen, e);
-  if (!e->hh.tbl && !d->table) { /* uthash non-fatal OOM: the add failed */
+  if (!e->hh.tbl) { /* uthash non-fatal OOM (first add or a bucket expansion): not added */
     silk_free(e->key);
     silk_free(e);
     return SILK_ENOMEM;

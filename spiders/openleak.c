@@ -59,6 +59,7 @@ static int on_opened(const silk_signal_args *a, void *data) {
 }
 
 static int on_response(const silk_signal_args *a, void *data) {
+  if (strcmp(a->spider->name, (const char *)data)) return 0;
   silk_list *pages = cache_for(a->spider);
   if (!pages) return 0;
   cached_page *p = (cached_page *)silk_ref_new(&cached_page_class);
@@ -71,6 +72,8 @@ static int on_response(const silk_signal_args *a, void *data) {
 }
 
 static int on_closed(const silk_signal_args *a, void *data) {
+  const char *mine = data; /* signals reach every handler: release only our own cache */
+  if (strcmp(a->spider->name, mine)) return 0;
   /* FIX: ... and released on spider_closed (domain_closed) */
   for (int i = 0; i < MAX_CACHES; i++)
     if (caches[i].spider == a->spider && caches[i].pages) {
@@ -114,9 +117,9 @@ static int ext_open(silk_component *self, silk_spider *spider) {
   silk_engine_add_root(spider->engine, "PageCacheExtension.caches", visit_caches, NULL);
   /* the old names still work: domain_opened / domain_closed */
   int rc = silk_signal_connect_name(spider->engine, "domain_opened", on_opened, spider->name, &x->regs[0]);
-  if (!rc) x->regs[1] = silk_signal_connect(spider->engine, SILK_SIG_RESPONSE_RECEIVED, on_response, NULL);
+  if (!rc) x->regs[1] = silk_signal_connect(spider->engine, SILK_SIG_RESPONSE_RECEIVED, on_response, spider->name);
   if (!rc && fixed)
-    rc = silk_signal_connect_name(spider->engine, "domain_closed", on_closed, NULL, &x->regs[2]);
+    rc = silk_signal_connect_name(spider->engine, "domain_closed", on_closed, spider->name, &x->regs[2]);
   return rc;
 }
 

@@ -182,6 +182,10 @@ static int on_spider_opened(const silk_signal_args *a, void *data) {
   if (!o && (o = silk_calloc(1, sizeof *o))) {
     o->spider = a->spider;
     HASH_ADD(hh, la->spiders, spider, sizeof o->spider, o);
+    if (!o->hh.tbl) { /* uthash non-fatal OOM: not added */
+      silk_free(o);
+      o = NULL;
+    }
   }
   if (o) o->ns = silk_now_ns();
   return 0;
@@ -259,6 +263,10 @@ static series *find_series(leakalarm *la, const silk_spider *s, const silk_class
   x->key = k;
   silk_leak_series_init(&x->hist);
   HASH_ADD(hh, la->all, key, sizeof k, x);
+  if (!x->hh.tbl) { /* uthash non-fatal OOM: not added, nobody would free it */
+    silk_free(x);
+    return NULL;
+  }
   return x;
 }
 

@@ -28,12 +28,15 @@
 
 static const char *const charsets[] = {NULL, "utf-8", "iso-8859-1", "shift_jis", "x-no-such"};
 
-/* XPath queries a spider would typically run on a page. */
+/* XPath queries a spider would typically run on a page; every kind of node the parser can
+ * make (elements, text, comments, attributes, the document) is reached by one of them.
+ * Each query costs a libxml2 context, so there are few: the rate of runs matters too. */
 static const char *const page_queries[] = {
-    "//title/text()", "//a/@href",        "//*[@id]",  "string(//body)", "count(//*)",
-    "//div//p",       "//meta/@content", "//a",       "//script",      "name(/*)",
+    "//a|//*[@id]|/",
+    "//node()|//@*",
+    "string(//title)",
+    "count(//*) + sum(//li)",
 };
-
 static const char fixed_html[] =
     "<!DOCTYPE html><html><head><title>fixed &amp; small</title>"
     "<base href=\"/base/\"><meta name=\"k\" content=\"v\"></head>"
@@ -93,7 +96,7 @@ static void select_all_ways(silk_response *r, const char *expr) {
   silk_ref_decref((silk_ref *)all);
   silk_list *sels = silk_response_xpath(r, expr);
   if (!sels) return;
-  for (size_t i = 0; i < silk_list_len(sels) && i < 4; i++) {
+  for (size_t i = 0; i < silk_list_len(sels) && i < 3; i++) {
     silk_selector *s = (silk_selector *)silk_list_get(sels, (long)i)->as.ref;
     if (!silk_ref_isinstance(&s->base, &silk_selector_class)) abort();
     silk_selector_attr(s, "href");

@@ -1,0 +1,620 @@
+#!/usr/bin/env python3
+"""The benchmark driver that bench/run.sh calls once nginx serves the exported sites.
+
+It runs the crawlers (alternating, BENCH_RUNS rounds), checks every run's items against
+the export, runs the micro-benchmarks and the console-latency crawl, then prints one table
+with the ratios and the PASS/MISS targets and writes everything to OUT/results.json.
+Standard library only; every process it starts is waited for, or killed on the way out.
+"""
+import argparse
+import html
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+DIAG_EXTENSIONS = ["TelnetConsole", "MemoryUsage", "MemoryDebugger", "LeakAlarm",
+                   "StackTraceDump", "MemoryPlot"]
+CHILDREN = set()  # Popen objects still running, killed by cleanup()
+
+
+def log(msg):
+    print("bench: " + msg, flush=True)
+
+
+def cleanup():
+    for p in list(CHILDREN):
+        if p.poll() is None:
+            try:
+                p.kill()
+                p.wait(timeout=10)
+            except Exception:
+                pass
+        CHILDREN.discard(p)
+
+
+def on_signal(signum, frame):
+    cleanup()
+    sys.exit(128 + signum)
+
+
+# ---- the expected catalog ---------------------------------------------------------------
+
+H1 = re.compile(r"<h1>(.*?)</h1>", re.S)
+PRICE = re.compile(r'<span class="price">(.*?)</span>', re.S)
+PID = re.compile(r"/product\.php\?pid=(\d+)$")
+
+
+def norm(s):
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", "", s)).split())
+
+
+def load_catalog(site_dir, n):
+    """pid -> (title, price) from the static export's product pages."""
+    want = {}
+    for pid in range(1, n + 1):
+        with open(os.path.join(site_dir, "product", "%d.html" % pid), encoding="utf-8") as f:
+            text = f.read()
+        h, p = H1.search(text), PRICE.search(text)
+        want[pid] = (norm(h.group(1)) if h else "", norm(p.group(1)) if p else "")
+    return want
+
+
+def check_items(path, want):
+    """Every product exactly once, with the right title and price."""
+    errors, seen, wrong, items = [], {}, 0, 0
+    examples = []
+    try:
+        f = open(path, encoding="utf-8")
+    except OSError as e:
+        return 0, ["no items file: %s" % e]
+    with f:
+        for ln, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                it = json.loads(line)
+            except ValueError:
+                errors.append("line %d is not JSON" % ln)
+                continue
+            items += 1
+            m = PID.search(it.get("url", ""))
+            if not m:
+                continue
+            pid = int(m.group(1))
+            seen[pid] = seen.get(pid, 0) + 1
+            exp = want.get(pid)
+            got = (it.get("title", ""), it.get("price", ""))
+            if exp is None:
+                errors.append("unexpected product %d" % pid)
+            elif got != exp:
+                wrong += 1
+                if len(examples) < 3:
+                    examples.append("pid %d: got %r, want %r" % (pid, got, exp))
+    missing = [p for p in want if p not in seen]
+    dups = [p for p, c in seen.items() if c > 1]
+    if missing:
+        errors.append("%d products missing (e.g. %s)" % (len(missing), missing[:5]))
+    if dups:
+        errors.append("%d products more than once (e.g. %s)" % (len(dups), dups[:5]))
+    if wrong:
+        errors.append("%d products with a wrong title or price: %s" % (wrong, "; ".join(examples)))
+    return items, errors
+
+
+def stat_from_log(path, key):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return None
+    m = re.findall(r"'%s': (\d+)" % re.escape(key), text)
+    return int(m[-1]) if m else None
+
+
+# ---- running one measured process ---------------------------------------------------------
+
+def measure(cmd, cwd, env=None, timeout=3600, stdout=None, side=None):
+    """Run cmd; wall seconds, CPU seconds (user+sys) and peak RSS (MiB) from wait4, as
+    /usr/bin/time reports them. `side` is called once the process runs (console client)."""
+    out = open(stdout, "wb") if stdout else subprocess.DEVNULL
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    CHILDREN.add(p)
+    side_result = None
+    try:
+        if side:
+            side_result = side(p)
+        deadline = t0 + timeout
+        status = rusage = None
+        while True:
+            pid, status, rusage = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                p.kill()
+                pid, status, rusage = os.wait4(p.pid, 0)
+                status = -1
+                break
+            time.sleep(0.02)
+        wall = time.monotonic() - t0
+        p.returncode = os.waitstatus_to_exitcode(status) if status != -1 else -9
+    finally:
+        CHILDREN.discard(p)
+        if stdout:
+            out.close()
+    return {
+        "wall_s": round(wall, 3),
+        "cpu_s": round(rusage.ru_utime + rusage.ru_stime, 3),
+        "user_s": round(rusage.ru_utime, 3),
+        "sys_s": round(rusage.ru_stime, 3),
+        "rss_mib": round(rusage.ru_maxrss / 1024.0, 1),
+        "exit": p.returncode,
+        "timeout": status == -1,
+    }, side_result
+
+
+# ---- the crawlers ---------------------------------------------------------------------------
+
+def silk_common(a, url, items, logf):
+    return [a.silk, "crawl", "followall", "-a", "url=" + url,
+            "-s", "CONCURRENT_REQUESTS=16", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16",
+            "-O", items, "--logfile", logf, "-L", "INFO"]
+
+
+def diag_on():
+    # the defaults, spelled out: tracking, console (any free port), memory use, leak alarm
+    return ["-s", "TRACK_REFS=1", "-s", "TELNETCONSOLE_ENABLED=1", "-s", "TELNETCONSOLE_PORT=[]",
+            "-s", "MEMUSAGE_ENABLED=1", "-s", "LEAK_ALARM_ENABLED=1"]
+
+
+def diag_off():
+    ext = json.dumps({name: None for name in DIAG_EXTENSIONS})
+    return ["-s", "TRACK_REFS=0", "-s", "EXTENSIONS=" + ext, "-s", "TELNETCONSOLE_ENABLED=0",
+            "-s", "MEMUSAGE_ENABLED=0", "-s", "LEAK_ALARM_ENABLED=0", "-s", "MEMDEBUG_ENABLED=0"]
+
+
+class Crawler:
+    def __init__(self, key, label, n, url, site_want, kind):
+        self.key, self.label, self.n, self.url, self.want, self.kind = key, label, n, url, site_want, kind
+        self.runs = []
+
+    def command(self, a, d):
+        items, logf = os.path.join(d, "items.jsonl"), os.path.join(d, "crawl.log")
+        if self.kind == "silk-on":
+            return silk_common(a, self.url, items, logf) + diag_on(), None
+        if self.kind == "silk-off":
+            return silk_common(a, self.url, items, logf) + diag_off(), None
+        if self.kind == "fetchonly":
+            return [a.silk, "runspider", a.fetchonly, "-a", "site=" + self.url.rstrip("/"),
+                    "-a", "pages=%d" % self.n, "-s", "CONCURRENT_REQUESTS=16",
+                    "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16", "-s", "PARSE_IN_THREADPOOL=0",
+                    "--logfile", logf, "-L", "INFO"] + diag_off(), None
+        if self.kind == "scrapy":
+            return [a.scrapy_python, "-m", "scrapy", "runspider", a.scrapy_spider,
+                    "-a", "url=" + self.url, "-O", items, "--logfile", logf, "-L", "INFO"], None
+        if self.kind == "crawlee":
+            env = dict(os.environ, CRAWLEE_PERSIST_STORAGE="false", CRAWLEE_STORAGE_DIR=d)
+            return ["node", os.path.join(a.crawlee_dir, "followall.mjs"), self.url, items], env
+        raise ValueError(self.kind)
+
+    def run(self, a, index, side=None):
+        d = os.path.join(a.work, "runs", "%s-%d" % (self.key, index))
+        os.makedirs(d, exist_ok=True)
+        cmd, env = self.command(a, d)
+        m, side_result = measure(cmd, d, env=env, timeout=a.timeout,
+                                 stdout=os.path.join(d, "stdout.txt"), side=side)
+        logf, items = os.path.join(d, "crawl.log"), os.path.join(d, "items.jsonl")
+        errors = []
+        if m["exit"] != 0:
+            errors.append("exit status %s%s" % (m["exit"], " (timeout)" if m["timeout"] else ""))
+        if self.kind == "fetchonly":
+            pages = stat_from_log(logf, "response_received_count")
+            ok200 = stat_from_log(logf, "downloader/response_status_count/200")
+            nitems = 0
+            if pages != self.n or ok200 != self.n:
+                errors.append("fetched %s pages (%s with 200), want %d" % (pages, ok200, self.n))
+        else:
+            nitems, errs = check_items(items, self.want)
+            errors += errs
+            if self.kind == "crawlee":
+                pages = None
+                try:
+                    with open(os.path.join(d, "stdout.txt"), encoding="utf-8", errors="replace") as f:
+                        for line in f:
+                            if line.startswith("CRAWLEE_STATS "):
+                                pages = json.loads(line[14:]).get("requestsFinished")
+                except (OSError, ValueError):
+                    pass
+            else:
+                pages = stat_from_log(logf, "response_received_count")
+            if pages is None:
+                errors.append("no response count in the log")
+        m.update(pages=pages, items=nitems, valid=not errors, errors=errors, dir=d)
+        if pages and m["wall_s"] > 0:
+            m["pages_per_s"] = round(pages / m["wall_s"], 1)
+        self.runs.append(m)
+        state = "ok" if not errors else "FLAGGED: " + "; ".join(errors)
+        log("%-28s run %d: %6s pages in %7.2f s = %7.1f pages/s, CPU %6.2f s, peak RSS %6.1f MiB  %s"
+            % (self.label, index, pages, m["wall_s"], m.get("pages_per_s", 0), m["cpu_s"],
+               m["rss_mib"], state))
+        return m, side_result
+
+    def summary(self):
+        ok = [r for r in self.runs if r["valid"]]
+        s = {"crawler": self.label, "key": self.key, "n_products": self.n,
+             "runs": len(self.runs), "valid_runs": len(ok)}
+        if ok:
+            wall = statistics.median(r["wall_s"] for r in ok)
+            pages = statistics.median(r["pages"] for r in ok)
+            s.update(pages=int(pages), items=int(statistics.median(r["items"] for r in ok)),
+                     wall_s=round(wall, 2), pages_per_s=round(pages / wall, 1),
+                     rss_mib=round(statistics.median(r["rss_mib"] for r in ok), 1),
+                     cpu_s=round(statistics.median(r["cpu_s"] for r in ok), 2),
+                     cpu_ms_per_page=round(1000 * statistics.median(r["cpu_s"] for r in ok) / pages, 3),
+                     wall_runs=[r["wall_s"] for r in ok])
+        return s
+
+
+# ---- micro-benchmarks ---------------------------------------------------------------------------
+
+def run_micro(a, args):
+    try:
+        r = subprocess.run([a.micro] + args, capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        return {"error": "timeout"}
+    line = (r.stdout.strip().splitlines() or [""])[-1]
+    try:
+        out = json.loads(line)
+    except ValueError:
+        return {"error": "exit %d: %s" % (r.returncode, (r.stderr or r.stdout)[-500:])}
+    if r.stderr:
+        out["stderr"] = r.stderr[-4000:]
+    return out
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def console_crawl(a, crawler, index):
+    """One tracking-on crawl with the console on a known port while a client sends
+    prefs() back to back until the crawl ends."""
+    port = free_port()
+    extra = ["-s", "TELNETCONSOLE_PORT=[%d, %d]" % (port, port),
+             "-s", "TELNETCONSOLE_PASSWORD=bench"]
+    holder = {}
+
+    def side(p):
+        holder["client"] = subprocess.Popen(
+            [a.micro, "console", "127.0.0.1", str(port), "bench", a.console_command, "100000000"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        CHILDREN.add(holder["client"])
+
+    orig = crawler.command
+
+    def command(a_, d):
+        cmd, env = orig(a_, d)
+        return cmd + extra, env
+
+    crawler.command = command
+    try:
+        m, _ = crawler.run(a, index, side=side)
+    finally:
+        crawler.command = orig
+    c = holder.get("client")
+    result = {"error": "client did not start"}
+    if c:
+        try:
+            out, err = c.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            c.kill()
+            out, err = c.communicate()
+        CHILDREN.discard(c)
+        try:
+            result = json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            result = {"error": (err or out)[-500:]}
+    return m, result
+
+
+# ---- machine and versions ---------------------------------------------------------------------------
+
+def sh(cmd):
+    try:
+        r = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=60)
+        return (r.stdout + r.stderr).strip()
+    except Exception as e:  # noqa: BLE001 - a version we cannot read is just unknown
+        return "unknown (%s)" % e
+
+
+def machine(a):
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
+    except OSError:
+        pass
+    info = {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory": sh("free -h | sed -n 2p | awk '{print $2}'"),
+        "kernel": platform.release(),
+        "os": sh(". /etc/os-release && echo $PRETTY_NAME"),
+        "loadavg_start": a.load_start,
+        "silk": sh("%s version" % a.silk).replace("\n", ", "),
+        "nginx": sh("nginx -v").replace("nginx version: ", ""),
+        "nginx_workers": a.nginx_workers,
+    }
+    if a.scrapy_python:
+        info["scrapy"] = sh("%s -c 'import scrapy, lxml.etree as e, twisted; "
+                            "print(\"Scrapy\", scrapy.__version__, \"lxml\", "
+                            "\".\".join(map(str, e.LXML_VERSION)), \"Twisted\", twisted.__version__)'"
+                            % a.scrapy_python)
+        info["python"] = sh("%s --version" % a.scrapy_python)
+    if a.crawlee_dir:
+        info["crawlee"] = sh("cd %s && node -e \"console.log('crawlee', require('./node_modules/crawlee/package.json').version, 'node', process.version)\""
+                             % a.crawlee_dir)
+    return info
+
+
+# ---- report -------------------------------------------------------------------------------------------
+
+def ratio(x, y):
+    return round(x / y, 3) if x and y else None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--silk", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--pages", type=int, required=True)
+    ap.add_argument("--site", required=True)
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--small-pages", type=int, required=True)
+    ap.add_argument("--small-site", required=True)
+    ap.add_argument("--small-url", required=True)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--micro", default="")
+    ap.add_argument("--micro-n", type=int, default=1000000)
+    ap.add_argument("--micro-heap", type=int, default=1)
+    ap.add_argument("--fetchonly", default="")
+    ap.add_argument("--scrapy-python", default="")
+    ap.add_argument("--scrapy-spider", default="")
+    ap.add_argument("--crawlee-dir", default="")
+    ap.add_argument("--console-command", default="prefs()")
+    ap.add_argument("--nginx-workers", default="")
+    ap.add_argument("--load-start", default="")
+    ap.add_argument("--note", action="append", default=[])
+    ap.add_argument("--timeout", type=int, default=1800)
+    a = ap.parse_args()
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        return bench(a)
+    finally:
+        cleanup()
+
+
+def bench(a):
+    t_start = time.monotonic()
+    notes = list(a.note)
+    same = a.small_pages == a.pages
+    log("reading the expected catalog from the exports")
+    want = load_catalog(a.site, a.pages)
+    want_small = want if same else load_catalog(a.small_site, a.small_pages)
+
+    on = Crawler("silk-on", "silk, diagnostics on", a.pages, a.url, want, "silk-on")
+    off = Crawler("silk-off", "silk, diagnostics off", a.pages, a.url, want, "silk-off")
+    rounds = [[on, off]]
+    fetch = None
+    if a.fetchonly:
+        fetch = Crawler("fetch-only", "silk fetch-only (no parse)", a.pages, a.url, want, "fetchonly")
+        rounds[0].append(fetch)
+    on_small = on if same else Crawler("silk-on-small", "silk, diagnostics on", a.small_pages,
+                                       a.small_url, want_small, "silk-on")
+    peers = []
+    if a.scrapy_python:
+        peers.append(Crawler("scrapy", "Scrapy", a.small_pages, a.small_url, want_small, "scrapy"))
+    if a.crawlee_dir:
+        peers.append(Crawler("crawlee", "Crawlee (CheerioCrawler)", a.small_pages, a.small_url,
+                             want_small, "crawlee"))
+    order = [on, off] + ([fetch] if fetch else []) + ([] if same else [on_small]) + peers
+
+    if fetch:  # warm nginx, the page cache and the allocator's first touch; not counted
+        log("warm-up crawl (not counted)")
+        fetch.run(a, 0)
+        fetch.runs.clear()
+    for i in range(1, a.runs + 1):
+        seq = list(order)
+        if i % 2 == 0:  # ABBA: on/off swap places every other round
+            seq[0], seq[1] = seq[1], seq[0]
+        for c in seq:
+            c.run(a, i)
+
+    console = None
+    if a.micro:
+        log("console latency: %s back to back during a diagnostics-on crawl" % a.console_command)
+        cc = Crawler("silk-console", "silk, console hammered", a.pages, a.url, want, "silk-on")
+        m, lat = console_crawl(a, cc, 1)
+        console = {"crawl": m, "latency": lat}
+        log("console: %s" % json.dumps(lat))
+
+    micro = {}
+    if a.micro:
+        log("micro-benchmarks (1 process each)")
+        n = a.micro_n
+        micro["fingerprints"] = run_micro(a, ["fingerprints", str(n)])
+        log("  %s" % json.dumps(micro["fingerprints"]))
+        micro["queue"] = run_micro(a, ["queue", str(n)])
+        micro["queue"].pop("stderr", None)
+        log("  %s" % json.dumps(micro["queue"]))
+        micro["tracking"] = run_micro(a, ["tracking", str(10 * n)])
+        log("  %s" % json.dumps(micro["tracking"]))
+
+    rows = [c.summary() for c in order]
+    res = {
+        "machine": machine(a),
+        "settings": {"pages": a.pages, "small_pages": a.small_pages, "runs": a.runs,
+                     "concurrency": 16, "nginx_workers": a.nginx_workers},
+        "rows": rows,
+        "runs": {c.key: c.runs for c in order},
+        "console": console,
+        "micro": micro,
+        "notes": notes,
+    }
+    report(res, on, off, on_small, fetch, peers, console, micro, same)
+    res["elapsed_s"] = round(time.monotonic() - t_start, 1)
+    os.makedirs(a.out, exist_ok=True)
+    path = os.path.join(a.out, "results.json")
+    with open(path, "w") as f:
+        json.dump(res, f, indent=2)
+    print("\nresults: %s" % path)
+    return 0
+
+
+def report(res, on, off, on_small, fetch, peers, console, micro, same):
+    rows = res["rows"]
+    by = {r["key"]: r for r in rows}
+    print()
+    print("%-30s %7s %7s %7s %9s %8s %9s %7s %9s" % ("crawler", "N", "pages", "items", "wall s",
+                                                  "pages/s", "peak MiB", "CPU s", "CPU ms/pg"))
+    for r in rows:
+        if "pages" not in r:
+            print("%-30s %7d   no valid run (%d flagged)" % (r["crawler"], r["n_products"], r["runs"]))
+            continue
+        print("%-30s %7d %7d %7d %9.2f %8.1f %9.1f %7.2f %9.3f" % (
+            r["crawler"], r["n_products"], r["pages"], r["items"], r["wall_s"], r["pages_per_s"],
+            r["rss_mib"], r["cpu_s"], r["cpu_ms_per_page"]))
+    print("(medians of the valid runs; N = products in the export; pages = responses received)")
+
+    g = lambda k, f: by.get(k, {}).get(f)  # noqa: E731
+    sm = on_small.key
+    ratios = {
+        "tracking_on_over_off_pages_per_s": ratio(g("silk-on", "pages_per_s"), g("silk-off", "pages_per_s")),
+        "silk_on_over_fetch_only_pages_per_s": ratio(g("silk-on", "pages_per_s"), g("fetch-only", "pages_per_s")),
+        "silk_off_over_fetch_only_pages_per_s": ratio(g("silk-off", "pages_per_s"), g("fetch-only", "pages_per_s")),
+    }
+    for p in peers:
+        k = p.key
+        ratios["silk_over_%s_pages_per_s_same_n" % k] = ratio(g(sm, "pages_per_s"), g(k, "pages_per_s"))
+        ratios["%s_over_silk_rss_same_n" % k] = ratio(g(k, "rss_mib"), g(sm, "rss_mib"))
+        ratios["silk_full_n_over_%s_pages_per_s" % k] = ratio(g("silk-on", "pages_per_s"), g(k, "pages_per_s"))
+        ratios["%s_over_silk_cpu_per_page_same_n" % k] = ratio(g(k, "cpu_ms_per_page"), g(sm, "cpu_ms_per_page"))
+    res["ratios"] = ratios
+    print()
+    print("ratios:")
+    for k, v in ratios.items():
+        print("  %-46s %s" % (k, v if v is not None else "n/a"))
+
+    targets = []
+
+    def target(name, ok, detail):
+        targets.append({"target": name, "met": ok, "detail": detail})
+
+    scr = "scrapy" if any(p.key == "scrapy" for p in peers) else None
+    if scr:
+        r = ratios["silk_over_scrapy_pages_per_s_same_n"]
+        target("pages/s >= 30x Scrapy (same N=%d)" % on_small.n, r is not None and r >= 30,
+               "%sx" % r)
+        r = ratios["scrapy_over_silk_rss_same_n"]
+        target("peak RSS <= 1/5 of Scrapy's (same N=%d)" % on_small.n, r is not None and r >= 5,
+               "Scrapy/silk = %sx" % r)
+    else:
+        target("pages/s >= 30x Scrapy", None, "Scrapy not run")
+        target("peak RSS <= 1/5 of Scrapy's", None, "Scrapy not run")
+    r = ratios["silk_on_over_fetch_only_pages_per_s"]
+    target(">= 50% of the fetch-only limit (diagnostics on)", None if r is None else r >= 0.5,
+           "%s" % r)
+    r = ratios["tracking_on_over_off_pages_per_s"]
+    target("tracking on within 3% of off (pages/s)", None if r is None else r >= 0.97, "on/off = %s" % r)
+    q = micro.get("queue", {})
+    if "prefs_ms" in q:
+        target("prefs() < 10 ms with %d live objects" % q.get("live_total", 0), q["prefs_ms"] < 10,
+               "%.4f ms (by spider: %.1f ms)" % (q["prefs_ms"], q["prefs_by_spider_ms"]))
+    else:
+        target("prefs() < 10 ms at 1M objects", None, "micro-benchmark not run")
+    if q.get("heap"):
+        target("hpy.heap() < 1 s with %d live objects" % q.get("heap_objects", 0), q["heap_ms"] < 1000,
+               "%.0f ms, +%.1f MiB RSS" % (q["heap_ms"], q["heap_extra_rss_bytes"] / 1048576))
+    else:
+        target("hpy.heap() < 1 s at 1M objects", None, q.get("heap_note", "micro-benchmark not run"))
+    lat = (console or {}).get("latency", {})
+    if "p99_ms" in lat:
+        target("console p99 < 20 ms during the crawl", lat["p99_ms"] < 20,
+               "%s: n=%d median %.2f ms, p99 %.2f ms" % (lat["command"], lat["n"], lat["median_ms"], lat["p99_ms"]))
+        base = g("silk-on", "pages_per_s")
+        cr = console["crawl"]
+        hammered = cr.get("pages_per_s") if cr.get("valid") else None
+        ratios["console_hammered_over_idle_pages_per_s"] = ratio(hammered, base)
+        target("crawl rate unchanged by the console (within 3%)",
+               None if not hammered or not base else hammered / base >= 0.97,
+               "%s vs %s pages/s" % (hammered, base))
+    else:
+        target("console p99 < 20 ms during the crawl", None, lat.get("error", "not run"))
+    res["targets"] = targets
+    print()
+    print("targets (informational, never asserted):")
+    for t in targets:
+        word = "PASS" if t["met"] else ("MISS" if t["met"] is False else "SKIP")
+        print("  %s  %-48s %s" % (word, t["target"], t["detail"]))
+
+    f, qq, tr = micro.get("fingerprints", {}), micro.get("queue", {}), micro.get("tracking", {})
+    if f or qq or tr:
+        print()
+        print("micro-benchmarks:")
+    if "rss_bytes_per_fp" in f:
+        print("  seen fingerprint: %.1f bytes (RSS), %.1f bytes (silk allocator), %.0f ns per add (N=%d)"
+              % (f["rss_bytes_per_fp"], f["silk_bytes_per_fp"], f["ns_per_add"], f["n"]))
+    if "rss_bytes_per_request" in qq:
+        print("  queued request (with its fingerprint): %.1f bytes (RSS), %.1f bytes in %.1f blocks "
+              "(silk allocator), %.2f us per request_new+push (N=%d, %d-byte URLs)"
+              % (qq["rss_bytes_per_request"], qq["silk_bytes_per_request"],
+                 qq["silk_blocks_per_request"], qq["us_per_push"], qq["n"], qq["url_bytes"]))
+        if "rss_bytes_per_fp" in f:
+            print("  queued request without its fingerprint: %.1f bytes (RSS)"
+                  % (qq["rss_bytes_per_request"] - f["rss_bytes_per_fp"]))
+    if "prefs_ms" in qq:
+        print("  prefs() with %d live objects: %.4f ms; prefs(by='spider'): %.1f ms"
+              % (qq["live_total"], qq["prefs_ms"], qq["prefs_by_spider_ms"]))
+    if qq.get("heap"):
+        print("  hpy.heap() with %d objects: %.0f ms (snapshot %.0f ms + table %.1f ms), "
+              "+%.1f MiB silk bytes, +%.1f MiB RSS while alive"
+              % (qq["heap_objects"], qq["heap_ms"], qq["heap_snapshot_ms"], qq["heap_format_ms"],
+                 qq["heap_extra_silk_bytes"] / 1048576, qq["heap_extra_rss_bytes"] / 1048576))
+    elif qq:
+        print("  hpy.heap(): %s" % qq.get("heap_note", qq.get("error", "")))
+    if "ns_per_object_on" in tr:
+        print("  tracked object create+free: %.1f ns on, %.1f ns off (+%.1f ns); "
+              "Request create+free: %.0f ns on, %.0f ns off"
+              % (tr["ns_per_object_on"], tr["ns_per_object_off"], tr["ns_tracking"],
+                 tr["ns_per_request_on"], tr["ns_per_request_off"]))
+    if "p99_ms" in lat:
+        cr = console["crawl"]
+        print("  console %s: %d replies, median %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms; "
+              "crawl meanwhile %s pages/s" % (lat["command"], lat["n"], lat["median_ms"],
+                                            lat["p90_ms"], lat["p99_ms"], lat["max_ms"],
+                                            cr.get("pages_per_s")))
+    if not same:
+        print()
+        print("note: Scrapy/Crawlee ran on a %d-product export (BENCH_SCRAPY_PAGES); the silk/peer "
+              "ratios compare silk and the peer on that same export. silk's full-N rows use %d products."
+              % (on_small.n, on.n))
+    for n in res["notes"]:
+        print("note: " + n)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
