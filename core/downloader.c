@@ -42,7 +42,7 @@ struct xfer {
   int status;
   int64_t maxsize, warnsize;
   bool warned, too_big, cancelled;
-  bool no_memory; /* its socket could not be watched: ended by check_multi */
+  bool no_memory; /* out of memory for its socket, headers or body */
   uint64_t start_ns;
   xfer *next;         /* slot queue */
   xfer *aprev, *anext; /* transferring list */
@@ -159,7 +159,26 @@ static size_t on_body(char *ptr, size_t size, size_t n, void *userp) {
     SILK_WARN("downloader", "Received more bytes than download warn size (%lld) in request <%s %s>",
               (long long)x->warnsize, x->req->method, x->req->url);
   }
-  return silk_buf_add(&x->body, ptr, len) ? 0 : len;
+  if (x->maxsize > 0 && x->body.len + len + 1 > x->body.cap) {
+    /* grow by doubling, but never past the limit: doubling alone would let a body just
+     * under DOWNLOAD_MAXSIZE hold a buffer of nearly twice that */
+    size_t want = x->body.cap ? x->body.cap * 2 : 16384;
+    if (want < x->body.len + len + 1) want = x->body.len + len + 1;
+    if (want > (size_t)x->maxsize + 1) want = (size_t)x->maxsize + 1;
+    char *p = x->body.cap ? silk_realloc(x->body.ptr, want) : silk_malloc_tag(want, SILK_TAG_BUFFER);
+    if (!p) {
+      x->no_memory = true;
+      return 0;
+    }
+    if (!x->body.cap) p[0] = '\0';
+    x->body.ptr = p;
+    x->body.cap = want;
+  }
+  if (silk_buf_add(&x->body, ptr, len)) {
+    x->no_memory = true; /* reported as MemoryError, not as a (retryable) write error */
+    return 0;
+  }
+  return len;
 }
 
 static size_t on_header(char *buf, size_t size, size_t n, void *userp) {
@@ -183,6 +202,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *userp) {
   int rc = name && value ? silk_headers_add(&x->headers, name, value) : SILK_ENOMEM;
   silk_free(name);
   silk_free(value);
+  if (rc) x->no_memory = true;
   return rc ? 0 : len;
 }
 
@@ -332,7 +352,7 @@ static void finish(xfer *x, CURLcode rc) {
     snprintf(msg, sizeof msg, "CancelledError: download of %s cancelled", req->url);
   } else if (x->no_memory) {
     err = SILK_ENOMEM;
-    snprintf(msg, sizeof msg, "MemoryError: no memory to watch the connection of %s", req->url);
+    snprintf(msg, sizeof msg, "MemoryError: out of memory while downloading %s", req->url);
   } else if (rc == CURLE_OK) {
     char *ip = NULL;
     curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip);

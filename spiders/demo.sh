@@ -11,6 +11,7 @@ PAGES=${SILK_DEMO_PAGES:-6000}
 DELAY=${SILK_DEMO_DELAY:-40}
 WAIT=${SILK_DEMO_WAIT:-20}
 AUTO=${SILK_DEMO_AUTO:-0}
+CONSOLE_PORT=${SILK_DEMO_CONSOLE_PORT:-6023}
 OUT=${SILK_DEMO_OUT:-$(mktemp -d /tmp/silk-demo.XXXXXX)}
 SITE= CRAWL=
 
@@ -29,7 +30,8 @@ grep -q listening "$OUT/site.log" || { cat "$OUT/site.log" >&2; echo "demo: the 
 echo "demo: site with $PAGES products on 127.0.0.1:$PORT ($DELAY ms a page), output in $OUT"
 
 "$SILK" crawl somenastyspider catalog politespider \
-  -s DEMO_SITE=127.0.0.1:$PORT -s LOGSTATS_INTERVAL=10 -O "$OUT/items.jsonl" \
+  -s DEMO_SITE=127.0.0.1:$PORT -s LOGSTATS_INTERVAL=10 -s LEAK_ALARM_WINDOW=10 \
+  -s TELNETCONSOLE_PORT="[$CONSOLE_PORT, $((CONSOLE_PORT + 50))]" -O "$OUT/%(name)s.jsonl" \
   > "$OUT/crawl.log" 2>&1 &
 CRAWL=$!
 if [ "$AUTO" != 1 ]; then tail -n +1 -f "$OUT/crawl.log" --pid "$CRAWL" & fi
