@@ -45,6 +45,23 @@ demo: build
 bench: build
 	@bash bench/run.sh $(BUILD)/silk
 
+# Every libFuzzer target for FUZZ_SECONDS (default 60) each on a copy of its seed corpus,
+# with ASan and UBSan; fails if any finds a crash. libFuzzer needs clang: without it this
+# says so and succeeds, since gcc builds already replay the corpora in `make test`.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@if ! command -v clang >/dev/null 2>&1; then \
+	  echo "silk: make fuzz needs clang; skipped"; exit 0; \
+	fi; \
+	if ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }' | \
+	    clang -fsanitize=fuzzer -x c - -o /dev/null >/dev/null 2>&1; then \
+	  echo "silk: make fuzz needs libFuzzer (libclang-rt-dev for this clang); skipped"; exit 0; \
+	fi; \
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DSILK_FUZZ=ON -DSILK_SANITIZE=ON -DSILK_BUILD_TESTS=OFF >/dev/null && \
+	cmake --build build-fuzz -j $(JOBS) && \
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh build-fuzz
+
 install: build
 	cmake --install $(BUILD)
 

@@ -11,11 +11,15 @@
  *   micro fingerprints N   bytes per seen fingerprint: N fingerprints into a dupefilter
  *   micro queue N          bytes per queued request: N distinct GETs into a scheduler,
  *                          then prefs() and hpy.heap() over those N live Requests
+ *   micro queue-meta N     the same with meta['depth'] set on each request, as
+ *                          DepthMiddleware does in a crawl (each gets a meta dict)
  *   micro tracking N       ns per create+free of a tracked object, TRACK_REFS on and off
- *   micro console HOST PORT PASSWORD COMMAND MAX
- *                          log in to a crawl's console once, send COMMAND back to back
- *                          until MAX answers or the crawl closes the console; reply
- *                          latency per command (ms): n, median, p90, p99, max
+ *   micro console HOST PORT PASSWORD COMMAND [MAX [SAMPLES]]
+ *                          log in to a crawl's console once (retrying the connection for
+ *                          30 s while the crawl starts), send COMMAND back to back until
+ *                          MAX answers or the crawl closes the console; reply latency per
+ *                          command (ms): n, median, p90, p99, max, and every sample, one
+ *                          per line, into the file SAMPLES
  *
  * The heap figures need tracking/heap.h; without -DSILK_BENCH_HEAP they are reported as
  * skipped. Nothing here touches the network except `console` (loopback, as given). */
@@ -150,38 +154,9 @@ static double time_prefs(int by_spider, int reps, size_t *len) {
   return best;
 }
 
-static int mode_queue(long n) {
-  init();
-  silk_stats *st = silk_stats_new();
-  silk_scheduler *s = silk_scheduler_new(st, false);
-  long long b0, k0, b1, k1;
-  long long r0 = rss_bytes();
-  silk_mem(&b0, &k0);
-  size_t live0 = silk_ref_live_total();
-  char url[160];
-  double t0 = now_s();
-  for (long i = 0; i < n; i++) {
-    /* a catalog-like URL of 58 bytes, as a crawl queues them */
-    snprintf(url, sizeof url, "http://www.silk-demo-shop.com/product.php?pid=%08ld", i + 1);
-    silk_request *r = silk_request_new(url, (silk_callback){0});
-    if (!r || silk_scheduler_push(s, r) != 1) {
-      fprintf(stderr, "micro: request %ld: %s\n", i, silk_lasterror());
-      return 1;
-    }
-    SILK_DECREF(r);
-  }
-  double t1 = now_s();
-  long long r1 = rss_bytes();
-  silk_mem(&b1, &k1);
-  size_t live = silk_ref_live_total() - live0;
-  printf("{\"mode\": \"queue\", \"n\": %ld, \"queued\": %zu, \"live_objects\": %zu, "
-         "\"url_bytes\": %zu, \"queue_bytes\": %zu, \"seen_bytes\": %zu, "
-         "\"silk_bytes_per_request\": %.1f, \"silk_blocks_per_request\": %.2f, "
-         "\"rss_bytes_per_request\": %.1f, \"us_per_push\": %.3f",
-         n, silk_scheduler_len(s), live, strlen(url), silk_scheduler_queue_bytes(s),
-         silk_scheduler_seen_bytes(s), (double)(b1 - b0) / (double)n, (double)(k1 - k0) / (double)n,
-         (double)(r1 - r0) / (double)n, (t1 - t0) * 1e6 / (double)n);
-
+/* prefs() and hpy.heap() over everything alive, the scheduler s holding most of it;
+ * continues the JSON object mode_queue prints. */
+static void prefs_and_heap(silk_scheduler *s) {
   /* prefs(): the console's Live References report, best of 20; and by='spider' */
   size_t len = 0;
   double tp = time_prefs(0, 20, &len);
@@ -196,7 +171,7 @@ static int mode_queue(long n) {
   silk_engine *e = silk_engine_new(NULL);
   if (!e || silk_engine_add_root(e, "bench", root_scheduler, s)) {
     fprintf(stderr, "micro: engine: %s\n", silk_lasterror());
-    return 1;
+    exit(1);
   }
   double best_snap = 1e9, best_fmt = 1e9;
   long long extra_silk = 0, extra_rss = 0;
@@ -210,7 +185,7 @@ static int mode_queue(long n) {
     double h1 = now_s();
     if (!set) {
       fprintf(stderr, "micro: snapshot: %s\n", silk_lasterror());
-      return 1;
+      exit(1);
     }
     silk_buf out = SILK_BUF_INIT;
     int rc = silk_heap_set_format(set, &out);
@@ -239,6 +214,47 @@ static int mode_queue(long n) {
 #else
   printf(", \"heap\": false, \"heap_note\": \"tracking/heap.h missing: hpy.heap() not measured\"");
 #endif
+}
+
+static int mode_queue(long n, bool meta) {
+  init();
+  silk_stats *st = silk_stats_new();
+  silk_scheduler *s = silk_scheduler_new(st, false);
+  long long b0, k0, b1, k1;
+  long long r0 = rss_bytes();
+  silk_mem(&b0, &k0);
+  size_t live0 = silk_ref_live_total();
+  char url[160];
+  double t0 = now_s();
+  for (long i = 0; i < n; i++) {
+    /* a catalog-like URL of 54 bytes */
+    snprintf(url, sizeof url, "http://www.silk-demo-shop.com/product.php?pid=%08ld", i + 1);
+    silk_request *r = silk_request_new(url, (silk_callback){0});
+    /* as a crawl queues them: DepthMiddleware's meta['depth'] gives each its meta dict */
+    if (r && meta && silk_dict_set_int(silk_request_meta(r), "depth", 1)) {
+      fprintf(stderr, "micro: out of memory\n");
+      return 1;
+    }
+    if (!r || silk_scheduler_push(s, r) != 1) {
+      fprintf(stderr, "micro: request %ld: %s\n", i, silk_lasterror());
+      return 1;
+    }
+    SILK_DECREF(r);
+  }
+  double t1 = now_s();
+  long long r1 = rss_bytes();
+  silk_mem(&b1, &k1);
+  size_t live = silk_ref_live_total() - live0;
+  printf("{\"mode\": \"%s\", \"n\": %ld, \"queued\": %zu, \"live_objects\": %zu, "
+         "\"url_bytes\": %zu, \"queue_bytes\": %zu, \"seen_bytes\": %zu, "
+         "\"silk_bytes_per_request\": %.1f, \"silk_blocks_per_request\": %.2f, "
+         "\"rss_bytes_per_request\": %.1f, \"us_per_push\": %.3f",
+         meta ? "queue-meta" : "queue", n, silk_scheduler_len(s), live, strlen(url),
+         silk_scheduler_queue_bytes(s),
+         silk_scheduler_seen_bytes(s), (double)(b1 - b0) / (double)n, (double)(k1 - k0) / (double)n,
+         (double)(r1 - r0) / (double)n, (t1 - t0) * 1e6 / (double)n);
+
+  if (!meta) prefs_and_heap(s);
   printf("}\n");
   SILK_DECREF(s); /* the queued requests go with it */
   SILK_DECREF(st);
@@ -408,7 +424,7 @@ static int connect_retry(const char *host, const char *port, double wait_s) {
 }
 
 static int mode_console(const char *host, const char *port, const char *password,
-                        const char *command, long max) {
+                        const char *command, long max, const char *samples) {
   if (strcmp(host, "127.0.0.1") && strcmp(host, "localhost")) {
     fprintf(stderr, "micro: console: loopback only\n");
     return 2;
@@ -426,10 +442,16 @@ static int mode_console(const char *host, const char *port, const char *password
   send_line(&c, password);
   if (read_until(&c, ">>> ", 15000)) goto login_failed;
 
-  double *lat = malloc(sizeof *lat * (size_t)(max > 0 ? max : 1));
-  size_t n = 0, bytes = 0;
+  double *lat = NULL;
+  size_t n = 0, cap = 0, bytes = 0;
   double start = now_s();
   while ((long)n < max) {
+    if (n == cap) {
+      cap = cap ? cap * 2 : 4096;
+      double *p = realloc(lat, cap * sizeof *lat);
+      if (!p) break;
+      lat = p;
+    }
     double t0 = now_s();
     send_line(&c, command);
     if (read_until(&c, "\n>>> ", 60000)) break; /* the crawl ended and closed the console */
@@ -439,6 +461,9 @@ static int mode_console(const char *host, const char *port, const char *password
   double span = now_s() - start;
   telnet_free(c.telnet);
   close(c.fd);
+  FILE *sf = samples ? fopen(samples, "w") : NULL;
+  for (size_t i = 0; sf && i < n; i++) fprintf(sf, "%.4f\n", lat[i]);
+  if (sf) fclose(sf);
   double mean = 0;
   for (size_t i = 0; i < n; i++) mean += lat[i];
   mean = n ? mean / (double)n : 0;
@@ -463,12 +488,14 @@ login_failed:
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "";
   if (!strcmp(mode, "fingerprints")) return mode_fingerprints(arg_long(argc, argv, 2, 1000000));
-  if (!strcmp(mode, "queue")) return mode_queue(arg_long(argc, argv, 2, 1000000));
+  if (!strcmp(mode, "queue")) return mode_queue(arg_long(argc, argv, 2, 1000000), false);
+  if (!strcmp(mode, "queue-meta")) return mode_queue(arg_long(argc, argv, 2, 1000000), true);
   if (!strcmp(mode, "tracking")) return mode_tracking(arg_long(argc, argv, 2, 10000000));
   if (!strcmp(mode, "console") && argc >= 6)
-    return mode_console(argv[2], argv[3], argv[4], argv[5], arg_long(argc, argv, 6, 200));
+    return mode_console(argv[2], argv[3], argv[4], argv[5], arg_long(argc, argv, 6, 200),
+                        argc > 7 ? argv[7] : NULL);
   fprintf(stderr,
-          "usage: micro fingerprints [N] | queue [N] | tracking [N]\n"
-          "       micro console HOST PORT PASSWORD COMMAND [MAX]\n");
+          "usage: micro fingerprints [N] | queue [N] | queue-meta [N] | tracking [N]\n"
+          "       micro console HOST PORT PASSWORD COMMAND [MAX [SAMPLES_FILE]]\n");
   return 2;
 }

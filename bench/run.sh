@@ -11,7 +11,8 @@
 #   BENCH_RUNS=3             rounds; in each round every crawler runs once, alternating
 #   BENCH_MICRO_N=1000000    objects/requests in the micro-benchmarks
 #   BENCH_SCRAPY=1           0: skip Scrapy
-#   BENCH_CRAWLEE=0          1: also Crawlee's CheerioCrawler (npm install on first use)
+#   BENCH_CRAWLEE=0          1: also Crawlee's CheerioCrawler (npm install on first use,
+#                            into BENCH_CACHE, default ~/.cache/silk-bench)
 #   BENCH_NGINX_WORKERS=auto nginx worker_processes
 #   BENCH_OUT=DIR            where results.json goes (default: a new temporary folder)
 #   BENCH_KEEP=0             1: keep the temporary folder (exports, logs, items)
@@ -41,10 +42,11 @@ notes=()
 
 cleanup() {
   local rc=$?
-  trap - EXIT INT TERM
+  trap - EXIT INT TERM HUP
   if [ -n "$driver" ] && kill -0 "$driver" 2>/dev/null; then
     kill -TERM "$driver" 2>/dev/null || true # it stops the crawlers it started
     for _ in $(seq 100); do kill -0 "$driver" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$driver" 2>/dev/null || true
   fi
   for pid in "${nginx_pids[@]}"; do
     kill -TERM "$pid" 2>/dev/null || true
@@ -68,6 +70,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 say() { echo "bench: $*"; }
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
@@ -110,11 +113,14 @@ fi
 crawlee_dir=
 if [ "${BENCH_CRAWLEE:-0}" = 1 ]; then
   if command -v npm >/dev/null && command -v node >/dev/null; then
-    crawlee_dir=$here/peers/crawlee
-    if [ ! -d "$crawlee_dir/node_modules/crawlee" ]; then
-      say "npm install crawlee (first use)"
+    # installed once into a cache outside the source tree (~40 MB of node_modules)
+    crawlee_dir=${BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/silk-bench}/crawlee
+    mkdir -p "$crawlee_dir"
+    cp "$here/peers/crawlee/package.json" "$here/peers/crawlee/followall.mjs" "$crawlee_dir/"
+    if [ ! -d "$crawlee_dir/node_modules/@crawlee/cheerio" ]; then
+      say "npm install @crawlee/cheerio into $crawlee_dir (first use)"
       if ! (cd "$crawlee_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null 2>&1); then
-        notes+=("npm install crawlee failed: Crawlee skipped")
+        notes+=("npm install @crawlee/cheerio failed: Crawlee skipped")
         crawlee_dir=
       fi
     fi

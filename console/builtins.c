@@ -45,7 +45,9 @@ static int str_result(silk_buf *b, silk_value *out) {
 /* ---- live references (Scrapy's trackref) ----------------------------------------------- */
 
 /* Classes the console itself creates: left out of prefs() unless asked for by name. */
-static const char *const console_classes[] = {"builtin_function_or_method", "module", NULL};
+static const char *const console_classes[] = {"builtin_function_or_method", "module", "hpy",
+                                              "HeapSet", "Partition", "PartitionPage",
+                                              "HeapDiff", "HeapText", NULL};
 
 /* The names an ignore= argument stands for: a class name, an object (its class), or a
  * list of those. *names is silk_malloc'd and borrows from the argument, which outlives

@@ -11,8 +11,7 @@
 #include "core/internal.h"
 #include "core/log.h"
 
-/* tracking/heap_console.c binds `hpy` when the heap view is built in */
-int silk_heap_console_bind(silk_dict *globals, silk_engine *e) __attribute__((weak));
+#include "tracking/heap.h"
 
 typedef struct telnet_ext {
   silk_component base;
@@ -143,7 +142,7 @@ int silk_console_bind_engine(silk_dict *g, silk_engine *e) {
     }
   }
   if (!rc) rc = set_take(g, "est", silk_console_func_new("est", est_fn, e, NULL));
-  if (!rc && silk_heap_console_bind) rc = silk_heap_console_bind(g, e);
+  if (!rc) rc = silk_heap_console_bind(g, e);
   return rc;
 }
 

@@ -2,6 +2,7 @@
  * evaluation step returns is a new one the caller owns; every path clears what it holds.
  * Work is budgeted (steps, bytes built, recursion) so no line can stall the crawl. */
 #include "console/lang_int.h"
+#include "tracking/heap.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -276,9 +277,6 @@ int silk_console_iter(const silk_value *v, silk_list **out) {
 
 /* ---- attributes, items, slices, calls ----------------------------------------------------- */
 
-/* tracking/heap_console.c, when the heap view is built in */
-int silk_heap_getattr_fallback(silk_ref *obj, const char *name, silk_value *out)
-    __attribute__((weak));
 
 int silk__getattr(const silk_value *v, const char *name, silk_value *out) {
   *out = SILK_NONE;
@@ -296,7 +294,7 @@ int silk__getattr(const silk_value *v, const char *name, silk_value *out) {
   snprintf(detail, sizeof detail, "%s", silk_lasterror());
   rc = silk_ref_generic_getattr(o, name, out);
   /* then what the heap view knows of any object: obj.paths */
-  if (rc == SILK_EATTR && silk_heap_getattr_fallback) {
+  if (rc == SILK_EATTR) {
     silk_value_clear(out);
     rc = silk_heap_getattr_fallback(o, name, out);
   }

@@ -8,6 +8,8 @@
 #include "core/log.h"
 #include "tracking/alloc.h"
 
+silk_class silk_component_class = {.name = "Component", .size = sizeof(silk_component)};
+
 static silk_component_def **registry;
 static size_t nregistry, capregistry;
 
@@ -23,6 +25,7 @@ int silk_component_register(silk_component_def *def) {
     capregistry = cap;
   }
   if (def->cls.size < sizeof(silk_component)) def->cls.size = sizeof(silk_component);
+  if (!def->cls.base) def->cls.base = &silk_component_class;
   registry[nregistry++] = def;
   return 0;
 }

@@ -68,6 +68,10 @@ struct silk_component_def {
                                silk_mw_result *res);
 };
 
+/* "Component": the base class of every component class, so prefs(ignore='Component')
+ * hides the middlewares, pipelines and extensions in one word. */
+extern silk_class silk_component_class;
+
 /* Make a component available by name to the *_MIDDLEWARES / ITEM_PIPELINES / EXTENSIONS
  * settings. Built-in ones are registered by silk_global_init. */
 int silk_component_register(silk_component_def *def);

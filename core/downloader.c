@@ -374,17 +374,19 @@ static void finish(xfer *x, CURLcode rc) {
   } else {
     /* a Content-Length above CURLOPT_MAXFILESIZE: refused before any body byte, and as
      * final as a body that grew too big (Scrapy cancels both, neither is retried) */
-    curl_off_t expected = -1;
+    long long expected = -1;
     if (rc == CURLE_FILESIZE_EXCEEDED) {
+      /* libcurl refuses before it records the size: read it from the header */
+      const char *cl = silk_headers_get(&x->headers, "Content-Length");
       x->too_big = true;
-      curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &expected);
+      if (cl) expected = strtoll(cl, NULL, 10);
     }
     err = x->too_big ? SILK_ETOOBIG : rc == CURLE_OPERATION_TIMEDOUT ? SILK_ETIMEOUT : SILK_EDOWNLOAD;
     if (x->too_big && expected >= 0)
       snprintf(msg, sizeof msg,
                "%s: Cancelled download of %s: expected response size (%lld bytes) larger than "
                "DOWNLOAD_MAXSIZE (%lld bytes)",
-               exception_name(rc, true), req->url, (long long)expected, (long long)x->maxsize);
+               exception_name(rc, true), req->url, expected, (long long)x->maxsize);
     else if (x->too_big)
       snprintf(msg, sizeof msg,
                "%s: Cancelled download of %s: body exceeded DOWNLOAD_MAXSIZE (%lld bytes)",

@@ -160,7 +160,8 @@ static int run_spiders(silk_spider_def **defs, size_t n, crawl_opts *o) {
   FILE *logf = NULL;
   const char *logfile = o->logfile ? o->logfile : silk_settings_get_str(settings, "LOG_FILE");
   if (logfile) {
-    if (!(logf = fopen(logfile, "a"))) {
+    bool append = silk_settings_get_bool(settings, "LOG_FILE_APPEND");
+    if (!(logf = fopen(logfile, append ? "a" : "w"))) {
       fprintf(stderr, "%s: cannot open log file '%s'\n", prog, logfile);
       silk_ref_decref((silk_ref *)settings);
       return 2;
@@ -169,6 +170,7 @@ static int run_spiders(silk_spider_def **defs, size_t n, crawl_opts *o) {
   }
   int level = o->level ? o->level : silk_log_parse_level(silk_settings_get_str(settings, "LOG_LEVEL"));
   silk_log_set_level(level > 0 ? (silk_log_level)level : SILK_LOG_INFO);
+  if (!silk_settings_get_bool(settings, "LOG_ENABLED")) silk_log_set_level(SILK_LOG_CRITICAL + 10);
   silk_engine *e = silk_engine_new(settings);
   silk_ref_decref((silk_ref *)settings);
   if (!e) return 1;
@@ -181,7 +183,9 @@ static int run_spiders(silk_spider_def **defs, size_t n, crawl_opts *o) {
   bool failed = false;
   for (silk_spider *s = silk_engine_next_spider(e, NULL); s; s = silk_engine_next_spider(e, s)) {
     const char *reason = silk_dict_get_str(silk_stats_dict(s->stats), "finish_reason");
-    if (reason && strcmp(reason, "finished") && strcmp(reason, "shutdown")) failed = true;
+    /* a spider that could not open or ran out of memory failed; limits (closespider_*)
+     * and a stop by signal or console are normal ends, as in Scrapy */
+    if (reason && (!strcmp(reason, "error") || !strcmp(reason, "memusage_exceeded"))) failed = true;
   }
   int frc = silk_engine_free(e);
   if (frc) fprintf(stderr, "%s: engine did not shut down cleanly: %s\n", prog, silk_strerror(frc));
@@ -232,7 +236,7 @@ static int cmd_crawl(int argc, char **argv) {
   }
   rc = run_spiders(defs, n, &o);
   free(defs);
-  crawl_opts_release(&o, true);
+  crawl_opts_release(&o, rc != 2); /* no crawl ran after a usage error: nothing to report */
   return rc;
 }
 
@@ -268,7 +272,7 @@ static int cmd_runspider(int argc, char **argv) {
   while (list[n]) n++;
   for (size_t i = 0; i < n; i++) silk_spider_register(list[i]);
   rc = run_spiders(list, n, &o);
-  crawl_opts_release(&o, true);
+  crawl_opts_release(&o, rc != 2);
   /* the module stays loaded: its classes may be named by objects until exit */
   return rc;
 }
@@ -280,7 +284,12 @@ static int cmd_list(void) {
 }
 
 static int cmd_settings(int argc, char **argv) {
-  if (argc > 1 && strcmp(argv[1], "--help")) {
+  if (argc > 1 && !strcmp(argv[1], "--help")) {
+    printf("usage: silk settings [NAME]\n\nWithout NAME, every setting with its default; with "
+           "NAME, its default and meaning.\n");
+    return 0;
+  }
+  if (argc > 1) {
     const silk_setting_def *d = silk_settings_def_find(argv[1]);
     if (!d) return die_usage("unknown setting '%s'", argv[1]);
     printf("%s = %s\n  %s\n", d->name, d->dflt ? d->dflt : "None", d->help ? d->help : "");

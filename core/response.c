@@ -9,6 +9,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/spider.h"
 #include "core/uthash_silk.h"
 #include "core/url.h"
@@ -181,30 +182,49 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
   return cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : len;
 }
 
-/* A copy of a body declared UTF-8 with each byte that is not part of a well-formed
- * sequence replaced by U+FFFD, as a browser (and Scrapy's w3lib) decodes it. NULL with
- * *fixed_len 0 when the body is valid as it is, NULL with *fixed_len 1 when out of memory.
- * libxml2 told the text is UTF-8 copies invalid bytes into the document as they are, so
- * every string extracted from it would be invalid UTF-8 too. */
-static char *utf8_repair(const char *body, size_t len, size_t *fixed_len) {
+/* True for bodies in UTF-16 or UTF-32, where NUL bytes are part of the text: a
+ * declared charset, a byte order mark, or a NUL among the first two bytes ("<\0"). */
+static bool wide_text(const char *encoding, const unsigned char *s, size_t len) {
+  if (encoding && (!strncasecmp(encoding, "utf-16", 6) || !strncasecmp(encoding, "utf16", 5) ||
+                   !strncasecmp(encoding, "utf-32", 6) || !strncasecmp(encoding, "utf32", 5) ||
+                   !strncasecmp(encoding, "ucs", 3)))
+    return true;
+  if (len >= 2 && ((s[0] == 0xff && s[1] == 0xfe) || (s[0] == 0xfe && s[1] == 0xff))) return true;
+  return len >= 2 && (!s[0] || !s[1]);
+}
+
+/* The body as libxml2 should see it, or NULL when it can go as it is (*out_len 0) or
+ * memory ran out (*out_len 1):
+ * - NUL bytes are dropped (as parsel does for Scrapy): libxml2 takes a NUL for the end
+ *   of the input inside attribute values and names, so one NUL hid every link after it;
+ * - in a body declared UTF-8, each byte that is not part of a well-formed sequence
+ *   becomes U+FFFD, as a browser decodes it: libxml2 told the text is UTF-8 copies such
+ *   bytes into the document as they are, and every string extracted from it would be
+ *   invalid UTF-8 too. */
+static char *sanitize(const char *body, size_t len, const char *encoding, size_t *out_len) {
   const unsigned char *s = (const unsigned char *)body;
-  size_t bad = 0;
+  *out_len = 0;
+  if (wide_text(encoding, s, len)) return NULL;
+  bool utf8 = encoding && (!strcasecmp(encoding, "utf-8") || !strcasecmp(encoding, "utf8"));
+  size_t nul = 0, bad = 0;
   for (size_t i = 0; i < len;) {
-    size_t k = utf8_seq(s + i, len - i);
+    size_t k = utf8 ? utf8_seq(s + i, len - i) : 1;
+    nul += !s[i];
     bad += !k;
     i += k ? k : 1;
   }
-  *fixed_len = 0;
-  if (!bad) return NULL;
-  char *out = silk_malloc_tag(len + 2 * bad + 1, SILK_TAG_BODY);
+  if (!nul && !bad) return NULL;
+  char *out = silk_malloc_tag(len - nul + 2 * bad + 1, SILK_TAG_BODY);
   if (!out) {
-    *fixed_len = 1;
+    *out_len = 1;
     return NULL;
   }
   size_t o = 0;
   for (size_t i = 0; i < len;) {
-    size_t k = utf8_seq(s + i, len - i);
-    if (k) {
+    size_t k = utf8 ? utf8_seq(s + i, len - i) : 1;
+    if (!s[i]) {
+      i++;
+    } else if (k) {
       memcpy(out + o, s + i, k);
       o += k;
       i += k;
@@ -215,41 +235,68 @@ static char *utf8_repair(const char *body, size_t len, size_t *fixed_len) {
     }
   }
   out[o] = '\0';
-  *fixed_len = o;
+  *out_len = o;
   return out;
 }
 
+#define HTML_OPTIONS                                                                     \
+  (HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |     \
+   HTML_PARSE_COMPACT)
+
+/* One parse; *too_deep set when libxml2 stopped at its nesting limit (256 levels without
+ * XML_PARSE_HUGE, which stays off: it is what keeps a hostile page from nesting deep
+ * enough to exhaust the stack of whatever walks the tree). */
+static htmlDocPtr parse_html(const char *body, int len, const char *url, const char *encoding,
+                             bool *too_deep) {
+  htmlParserCtxtPtr ctxt = htmlNewParserCtxt();
+  if (!ctxt) return NULL;
+  htmlDocPtr doc = htmlCtxtReadMemory(ctxt, body, len, url, encoding, HTML_OPTIONS);
+  if (ctxt->errNo == XML_ERR_INTERNAL_ERROR && ctxt->lastError.message &&
+      strstr(ctxt->lastError.message, "depth"))
+    *too_deep = true;
+  htmlFreeParserCtxt(ctxt);
+  return doc;
+}
+
 silk__xml_doc *silk_html_parse_bytes(const char *body, size_t len, const char *url,
-                                     const char *encoding, size_t *doc_bytes) {
-  char *fixed = NULL;
-  if (encoding && (!strcasecmp(encoding, "utf-8") || !strcasecmp(encoding, "utf8"))) {
-    size_t fixed_len;
-    fixed = utf8_repair(body, len, &fixed_len);
-    if (!fixed && fixed_len) return NULL; /* out of memory */
-    if (fixed) {
-      body = fixed;
-      len = fixed_len;
-    }
+                                     const char *encoding, size_t *doc_bytes, bool *too_deep) {
+  bool deep = false;
+  size_t fixed_len;
+  char *fixed = sanitize(body, len, encoding, &fixed_len);
+  if (!fixed && fixed_len) return NULL; /* out of memory */
+  if (fixed) {
+    body = fixed_len ? fixed : "<html></html>"; /* nothing but NULs: an empty page */
+    len = fixed_len ? fixed_len : 13;
   }
   int64_t before = silk_mem_xml_thread_bytes();
   /* libxml2 takes an int length; bodies are capped by DOWNLOAD_MAXSIZE anyway */
   if (len > (size_t)INT32_MAX) len = INT32_MAX;
-  htmlDocPtr doc = htmlReadMemory(body, (int)len, url, encoding,
-                                  HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                                      HTML_PARSE_NONET | HTML_PARSE_COMPACT);
+  htmlDocPtr doc = parse_html(body, (int)len, url, encoding, &deep);
   if (!doc && encoding) /* an unknown charset name: let libxml2 guess instead */
-    doc = htmlReadMemory(body, (int)len, url, NULL,
-                         HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                             HTML_PARSE_NONET | HTML_PARSE_COMPACT);
+    doc = parse_html(body, (int)len, url, NULL, &deep);
   if (doc_bytes) {
     int64_t d = silk_mem_xml_thread_bytes() - before;
     *doc_bytes = d > 0 ? (size_t)d : 0;
   }
   silk_free(fixed);
+  if (too_deep) *too_deep = doc && deep;
   return doc;
 }
 
-void silk_response_attach_doc(silk_response *r, silk__xml_doc *doc, size_t doc_bytes) {
+/* A document cut at the nesting limit is still used (what came before is intact), but
+ * never silently: logged and counted on the spider. */
+static void note_too_deep(silk_response *r) {
+  silk_spider *s = r->base.spider;
+  SILK_WARN("response",
+            "HTML of <%d %s> nests deeper than 256 elements: the document stops at that "
+            "depth, the rest of the page is not parsed",
+            r->status, r->url);
+  if (s && s->stats) silk_stats_inc(s->stats, "response_parse/too_deep", 1);
+}
+
+void silk_response_attach_doc(silk_response *r, silk__xml_doc *doc, size_t doc_bytes,
+                              bool too_deep) {
+  if (too_deep) note_too_deep(r);
   if (r->doc) xmlFreeDoc(r->doc);
   r->doc = doc;
   r->doc_bytes = doc_bytes;
@@ -267,8 +314,10 @@ int silk_response_parse(silk_response *r) {
   /* an empty body still gets a document, so XPath simply finds nothing */
   const char *body = r->body_len ? r->body : "<html></html>";
   size_t len = r->body_len ? r->body_len : 13;
-  r->doc = silk_html_parse_bytes(body, len, r->url, cs, &bytes);
+  bool too_deep = false;
+  r->doc = silk_html_parse_bytes(body, len, r->url, cs, &bytes, &too_deep);
   silk_free(cs);
+  if (too_deep) note_too_deep(r);
   r->doc_bytes = bytes;
   return r->doc ? 0 : silk_fail(SILK_EPARSE, "cannot parse %s", r->url);
 }

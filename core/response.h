@@ -46,10 +46,15 @@ silk_request *silk_response_follow(silk_response *r, const char *href, silk_call
 /* Parse the body with libxml2's HTML parser if not done yet; SILK_ETYPE when not text. */
 int silk_response_parse(silk_response *r);
 /* Parse body bytes into a document without touching any tracked object, so it can run on
- * a worker thread; attach the result with silk_response_attach_doc. */
+ * a worker thread; attach the result with silk_response_attach_doc. NUL bytes are dropped
+ * and, in a body declared UTF-8, malformed bytes read as U+FFFD. *too_deep (may be NULL)
+ * tells that the page nests past libxml2's limit and the document stops there. */
 silk__xml_doc *silk_html_parse_bytes(const char *body, size_t len, const char *url,
-                                     const char *encoding, size_t *doc_bytes);
-void silk_response_attach_doc(silk_response *r, silk__xml_doc *doc, size_t doc_bytes);
+                                     const char *encoding, size_t *doc_bytes, bool *too_deep);
+/* Attach a parsed document (taken); too_deep as silk_html_parse_bytes said, logged and
+ * counted as response_parse/too_deep. */
+void silk_response_attach_doc(silk_response *r, silk__xml_doc *doc, size_t doc_bytes,
+                              bool too_deep);
 /* The charset of the Content-Type header (silk_malloc'd), or NULL. */
 char *silk_response_charset(const silk_response *r);
 
@@ -70,8 +75,8 @@ extern silk_class silk_selector_list_class; /* "SelectorList": a list of Selecto
 silk_list *silk_response_xpath(silk_response *r, const char *xpath);
 /* XPath relative to a selector's node. New SelectorList. */
 silk_list *silk_selector_xpath(silk_selector *sel, const char *xpath);
-/* The text of a selector: string value of an element, or the text/attribute result.
- * silk_malloc'd. */
+/* What a selector selected, as Scrapy's get(): an element's markup, or the text of a
+ * text/attribute/string result. silk_malloc'd. */
 char *silk_selector_get(silk_selector *sel);
 /* Attribute of the selected element, or NULL. Borrowed from the document. */
 const char *silk_selector_attr(silk_selector *sel, const char *name);

@@ -21,7 +21,6 @@
   XX(RESPONSE_DOWNLOADED, "response_downloaded")                               \
   XX(ITEM_SCRAPED, "item_scraped")                                             \
   XX(ITEM_DROPPED, "item_dropped")                                             \
-  XX(ITEM_ERROR, "item_error")                                                 \
   XX(MEMUSAGE_WARNING_REACHED, "memusage_warning_reached")
 
 typedef enum silk_signal {
@@ -38,7 +37,7 @@ typedef struct silk_signal_args {
   silk_response *response;
   silk_item *item;
   const char *reason;  /* spider_closed, item_dropped, request_dropped */
-  int err;             /* spider_error, item_error */
+  int err;             /* spider_error */
   const char *message; /* error text */
 } silk_signal_args;
 

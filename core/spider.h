@@ -12,7 +12,8 @@
 struct silk_spider_def {
   silk_class cls;                    /* filled in by silk; leave zero */
   const char *name;                  /* "catalog": what `silk crawl` takes */
-  const char *class_name;            /* shown by prefs(); NULL: "Spider" */
+  const char *class_name;            /* shown by prefs(); NULL: derived from name
+                                        ("somenastyspider" -> "SomenastySpider") */
   const char *description;           /* one line for `silk list` */
   const char *const *start_urls;     /* NULL-terminated; the `url` argument overrides */
   const char *const *allowed_domains;/* NULL-terminated; NULL: any */

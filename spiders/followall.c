@@ -23,8 +23,11 @@ static int parse(silk_spider *spider, silk_response *response, silk_output *out)
       silk_free(title);
       return SILK_ENOMEM;
     }
+    /* a listing page shows many prices: only a page with exactly one has "its" price */
     char *price = silk_response_xpath_get(
-        response, "normalize-space(//*[contains(concat(' ', normalize-space(@class), ' '), ' price ')])");
+        response,
+        "normalize-space(//*[contains(concat(' ', normalize-space(@class), ' '), ' price ')]"
+        "[count(//*[contains(concat(' ', normalize-space(@class), ' '), ' price ')]) = 1])");
     silk_item_set_str(item, "url", response->url);
     silk_item_set_str(item, "title", title);
     if (price && *price) silk_item_set_str(item, "price", price);

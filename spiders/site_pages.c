@@ -513,7 +513,8 @@ static int usage(FILE *f) {
   fprintf(f, "usage: silk site [--host H] [--port P] [--pages N] [--per-page N]\n"
              "                 [--categories N] [--delay MS] [--quiet] [--export DIR]\n"
              "Serve the demo shop (and the /test/ endpoints) on a loopback address until\n"
-             "SIGINT or SIGTERM, or write it as static files for nginx with --export.\n");
+             "SIGINT or SIGTERM, or write it as static files for nginx with --export.\n"
+             "The port defaults to 8089, the DEMO_SITE the shipped spiders expect; 0 picks any.\n");
   return f == stderr ? 2 : 0;
 }
 
@@ -531,6 +532,7 @@ static int parse_num(const char *opt, const char *v, long lo, long hi, long *out
 
 int silk_site_main(int argc, char **argv) {
   silk_site_options o = {0};
+  o.port = 8089; /* what the DEMO_SITE setting expects by default; --port 0 picks any */
   const char *export_dir = NULL;
   long n;
   for (int i = 1; i < argc; i++) {

@@ -134,11 +134,11 @@ static size_t parse_prefs(const char *text, sample *out) {
     size_t len = eol ? (size_t)(eol - p) : strlen(p);
     char line[256];
     snprintf(line, sizeof line, "%.*s", (int)(len < 255 ? len : 255), p);
-    if (line[0] == '[') sscanf(line, "[%63[^]]]", spider);
+    if (line[0] == '[') (void)sscanf(line, "[%63[^]]]", spider);
     else if (spider[0] && strstr(line, "oldest:")) {
       sample *s = &out[n];
       if (sscanf(line, "%63s %ld", s->cls, &s->count) == 2) {
-        snprintf(s->spider, sizeof s->spider, "%s", spider);
+        memcpy(s->spider, spider, sizeof s->spider);
         n++;
       }
     }
@@ -165,7 +165,7 @@ static void reference_of(const char *path, char *out, size_t n) {
   char *arrow = NULL, *a = line;
   while ((a = strstr(a, " -> "))) arrow = a++;
   if (!arrow) {
-    snprintf(out, n, "%s", line);
+    snprintf(out, n, "%.127s", line);
     return;
   }
   *arrow = '\0';
@@ -173,7 +173,7 @@ static void reference_of(const char *path, char *out, size_t n) {
   char *close = strrchr(line, ')');
   char *prev = strstr(line, " -> ") ? strrchr(line, '>') : NULL;
   const char *edge = close && (!prev || close > prev) ? close + 1 : (prev ? prev + 2 : line);
-  snprintf(out, n, "%s", edge);
+  snprintf(out, n, "%.127s", edge);
 }
 
 static void blind_script(cc *c, void *data) {
@@ -203,8 +203,8 @@ static void blind_script(cc *c, void *data) {
     free(path);
     /* a container that is part of a queued request (its meta dict) is the frontier too */
     if (!strcmp(f->reference, ".meta") || !strcmp(f->reference, ".cb_kwargs")) continue;
-    snprintf(f->spider, sizeof f->spider, "%s", s2[i].spider);
-    snprintf(f->cls, sizeof f->cls, "%s", s2[i].cls);
+    memcpy(f->spider, s2[i].spider, sizeof f->spider);
+    memcpy(f->cls, s2[i].cls, sizeof f->cls);
     b->nfound++;
   }
   free(t1);

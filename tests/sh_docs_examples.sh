@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Every example in docs/examples/ builds out of tree exactly as docs/spiders.md says (the
-# installed silk and pkg-config; a spider module with --cflags only, a program with
-# --cflags --libs and an rpath) with -Wall -Werror, and runs against the demo site:
-# modules with `silk runspider`, programs on their own. Each produces the items the docs
-# show and leaves no live references behind. Prints "N passed, M failed"; exits 1 when
-# anything failed.
+# installed silk and pkg-config: a spider module with --cflags --libs, and again with
+# --cflags alone; a program with --cflags --libs and an rpath) with -Wall -Werror, and
+# runs against the demo site: modules with `silk runspider`, programs on their own, with
+# no LD_LIBRARY_PATH. Each produces the items the docs show and leaves no live references
+# behind. Prints "N passed, M failed"; exits 1 when anything failed.
 set -uo pipefail
 : "${SILK_SOURCE_DIR:?}" "${SILK_BUILD_DIR:?}"
 tmp=$(mktemp -d)
@@ -37,12 +37,21 @@ for src in "${examples[@]}"; do
   if grep -q '^int main(' "$src"; then
     how=("${san[@]}" -o "$tmp/$name" "$src" $(pkg-config --cflags --libs silk) -Wl,-rpath,"$libdir")
   else
-    how=(-shared -fPIC -o "$tmp/$name.so" "$src" $(pkg-config --cflags silk))
+    how=(-shared -fPIC -o "$tmp/$name.so" "$src" $(pkg-config --cflags --libs silk))
   fi
   if cc -Wall -Wextra -Wno-unused-parameter -Werror "${how[@]}" > "$tmp/$name.build.log" 2>&1; then
     ok "build $name"
   else
     fail "build $name" "$tmp/$name.build.log"
+  fi
+  # the other way the docs give for a module: include flags only
+  if ! grep -q '^int main(' "$src"; then
+    if cc -Wall -Wextra -Wno-unused-parameter -Werror -shared -fPIC -o "$tmp/$name-cflags.so" "$src" \
+         $(pkg-config --cflags silk) > "$tmp/$name-cflags.build.log" 2>&1; then
+      ok "build $name with --cflags only"
+    else
+      fail "build $name with --cflags only" "$tmp/$name-cflags.build.log"
+    fi
   fi
 done
 
@@ -100,6 +109,15 @@ if [ -f category_spider.so ]; then
      [[ "$(head -1 expensive.csv)" == name,price,category,url* ]]; then
     ok "category_spider -s MIN_PRICE=100: $kept kept, $dropped dropped"
   else fail "category_spider -s MIN_PRICE=100: rc=$rc, kept=$kept dropped=$dropped" category_spider.log; fi
+
+  # the module built with --cflags only behaves the same
+  if [ -f category_spider-cflags.so ]; then
+    run category_spider-cflags -a url=http://127.0.0.1:$port/ -O categories2.jsonl
+    n=$(wc -l < categories2.jsonl 2>/dev/null || echo 0)
+    if clean_exit category_spider-cflags.log && [ "$n" -eq 250 ]; then
+      ok "category_spider built with --cflags only: $n items"
+    else fail "category_spider built with --cflags only: rc=$rc, $n items" category_spider-cflags.log; fi
+  fi
 
   # an unknown setting is still refused with a suggestion (MIN_PRICE is known here)
   "$silk" runspider ./category_spider.so -s MIN_PRIZE=3 > typo.txt 2>&1

@@ -189,7 +189,8 @@ static void add_extras(silk_dict *d, const uint8_t *data, size_t size, bool cycl
   if (silk_dict_set_ref(nested, "list", (silk_ref *)l)) abort();
   silk_value iv = silk_value_ref((silk_ref *)nested);
   if (silk_item_set(item, "nested", &iv)) abort();
-  if (silk_dict_set_ref(d, "list", (silk_ref *)l) || silk_dict_set_ref(d, "dict", (silk_ref *)nested) ||
+  if (silk_dict_set_ref(d, "list", (silk_ref *)l) ||
+      silk_dict_set_ref(d, "dict", (silk_ref *)nested) ||
       silk_dict_set_ref(d, "item", (silk_ref *)item))
     abort();
   silk_ref_decref((silk_ref *)item);

@@ -30,10 +30,11 @@ static const char *const charsets[] = {NULL, "utf-8", "iso-8859-1", "shift_jis",
 
 /* XPath queries a spider would typically run on a page; every kind of node the parser can
  * make (elements, text, comments, attributes, the document) is reached by one of them.
- * Each query costs a libxml2 context, so there are few: the rate of runs matters too. */
+ * Each query costs a libxml2 context and every element found is serialised, so there are
+ * few and they do not select every element: the rate of runs matters too. */
 static const char *const page_queries[] = {
     "//a|//*[@id]|/",
-    "//node()|//@*",
+    "//text()|//comment()|//processing-instruction()|//@*",
     "string(//title)",
     "count(//*) + sum(//li)",
 };

@@ -148,9 +148,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *line = silk_strndup(p, len); /* a NUL ends the line early, as in argv */
     if (!line) abort();
     len = strlen(line);
-    if (line[0] == '@') known_line(s, line, len);
-    else if (line[0] == '!') defined |= define_line(line, len);
-    else check_rc(silk_settings_set_kv(s, line, SILK_PRIO_CMDLINE));
+    if (line[0] == '@')
+      known_line(s, line, len);
+    else if (line[0] == '!')
+      defined |= define_line(line, len);
+    else
+      check_rc(silk_settings_set_kv(s, line, SILK_PRIO_CMDLINE));
     silk_free(line);
     p = nl ? nl + 1 : end;
   }

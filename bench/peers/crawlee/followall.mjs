@@ -2,15 +2,16 @@
 //
 //   node followall.mjs http://127.0.0.1:PORT/ items.jsonl
 //
-// A CheerioCrawler that follows every link on the start URL's host (enqueueLinks with the
-// same-hostname strategy) and writes, for each page with a title, its url, title (the h1,
-// else <title>) and price (text of the first element with class "price", if any) as one
-// JSON line. Cheerio has no XPath, so CSS selectors with the same meaning stand in for the
-// XPath expressions. 16 requests at a time, no retries, storage in memory only. The last
-// line on stdout is "CRAWLEE_STATS {...}" with the crawler's final statistics.
+// A CheerioCrawler (from @crawlee/cheerio: the crawler without the browser packages) that
+// follows every link on the start URL's host (enqueueLinks, same-hostname strategy) and
+// writes, for each page with a title, its url, title (the h1, else <title>) and price (text
+// of the first element with class "price", if any) as one JSON line. Cheerio has no XPath,
+// so CSS selectors with the same meaning stand in for the XPath expressions. 16 requests
+// at a time, no retries, storage in memory only. The last line on stdout is
+// "CRAWLEE_STATS {...}" with the crawler's final statistics.
 import fs from 'node:fs';
 
-import { CheerioCrawler, Configuration, log } from 'crawlee';
+import { CheerioCrawler, Configuration, log } from '@crawlee/cheerio';
 
 const [startUrl, out] = process.argv.slice(2);
 if (!startUrl || !out) {

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Produce the console transcripts quoted in docs/leaks.md from a real run: the demo site,
+# somenastyspider next to the well-behaved catalog and politespider, the console asked the
+# questions of the walkthrough after a while.
+#
+#   docs/transcripts.sh SILK_BIN OUTDIR            write OUTDIR/<name>.txt
+#   docs/transcripts.sh SILK_BIN OUTDIR --update   also rewrite the blocks of docs/leaks.md
+#
+# A block in leaks.md sits between "<!-- transcript NAME -->" and "<!-- /transcript -->".
+set -euo pipefail
+SILK=${1:?silk binary}
+OUT=${2:?output directory}
+UPDATE=${3:-}
+HERE=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$OUT"
+base=$((30000 + RANDOM % 20000))
+work=$(mktemp -d)
+site= crawl=
+cleanup() {
+  [ -n "$crawl" ] && kill -INT "$crawl" 2>/dev/null
+  [ -n "$site" ] && kill "$site" 2>/dev/null
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$SILK" site --port $base --pages 40000 --delay 40 --quiet > "$work/site.log" 2>&1 &
+site=$!
+for _ in $(seq 50); do grep -q listening "$work/site.log" && break; sleep 0.1; done
+"$SILK" crawl somenastyspider catalog politespider -s DEMO_SITE=127.0.0.1:$base \
+  -s TELNETCONSOLE_PORT="[$((base + 1)), $((base + 40))]" -s TELNETCONSOLE_PASSWORD=docs \
+  -s LEAK_ALARM_WINDOW=10 > "$work/crawl.log" 2>&1 &
+crawl=$!
+for _ in $(seq 100); do grep -q 'Telnet console listening' "$work/crawl.log" && break; sleep 0.1; done
+cport=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$work/crawl.log" | head -1)
+
+ask() { # NAME COMMAND...: one console session per name, each command shown as typed
+  local name=$1 input="" cmd
+  shift
+  for cmd in "$@"; do input+="$cmd"$'\n'"print('@@@@')"$'\n'; done
+  SILK_CONSOLE_PASSWORD=docs "$SILK" console "$cport" < <(printf '%s' "$input") > "$work/raw" 2>&1 || true
+  # interleave: ">>> command" then what it printed, up to the marker
+  awk -v cmds="$(printf '%s\037' "$@")" '
+    BEGIN { n = split(cmds, c, "\037"); i = 1; print ">>> " c[i] }
+    $0 == "@@@@" { i++; if (i < n) print ">>> " c[i]; next }
+    { print }
+  ' "$work/raw" > "$OUT/$name.txt"
+}
+
+sleep 5
+ask early "prefs(ignore='Component')"
+sleep "${TRANSCRIPT_WAIT:-12}"
+ask prefs "prefs()"
+ask ignore "prefs(ignore=['Component', 'Settings', 'StatsCollector', 'dict', 'list'])"
+ask oldest "from silk.trackref import get_oldest" "r = get_oldest('HtmlResponse')" "r.url" \
+  "r.spider.name" "r.age > 5" "r.request.meta"
+ask iter_all "[r.url for r in iter_all('HtmlResponse')][:3]" "len(iter_all('HtmlResponse'))"
+ask by_spider "prefs(by='spider', ignore='Component')"
+ask heap "x = hpy.heap()" "x" "x.byspider" "x.bystate"
+ask byvia "x = hpy.heap()" "x.bytype[0].byvia"
+ask paths "get_oldest('HtmlResponse').paths"
+ask later "prefs(ignore='Component')"
+SILK_CONSOLE_PASSWORD=docs "$SILK" console "$cport" -c "engine.stop()" > /dev/null 2>&1 || true
+wait "$crawl" || true
+crawl=
+grep -m1 "Possible leak" "$work/crawl.log" | sed 's/^[0-9-]* [0-9:]* //' > "$OUT/alarm.txt" || true
+# the resource allocated on spider_opened and never released: reported when it closes
+"$SILK" crawl openleak -s DEMO_SITE=127.0.0.1:$base -s TELNETCONSOLE_ENABLED=0 \
+  -s CLOSESPIDER_PAGECOUNT=20 > "$work/openleak.log" 2>&1 || true
+grep -A6 "closed with" "$work/openleak.log" | sed 's/^[0-9-]* [0-9:]* //' > "$OUT/closed.txt" || true
+grep -A4 "Live references after the crawl" "$work/openleak.log" | sed 's/^[0-9-]* [0-9:]* //' \
+  > "$OUT/after.txt" || true
+
+if [ "$UPDATE" = --update ]; then
+  doc="$HERE/leaks.md"
+  tmp=$(mktemp)
+  awk -v dir="$OUT" '
+    /<!-- transcript [a-z_]+ -->/ {
+      print; name = $3; file = dir "/" name ".txt"
+      print "```"; while ((getline line < file) > 0) print line; close(file); print "```"
+      skip = 1; next
+    }
+    /<!-- \/transcript -->/ { skip = 0 }
+    !skip { print }
+  ' "$doc" > "$tmp" && mv "$tmp" "$doc"
+fi
+echo "transcripts in $OUT"
