@@ -59,6 +59,7 @@ ask by_spider "prefs(by='spider', ignore='Component')"
 ask heap "x = hpy.heap()" "x" "x.byspider" "x.bystate"
 ask byvia "x = hpy.heap()" "x.bytype[0].byvia"
 ask paths "get_oldest('HtmlResponse').paths"
+ask memory "hpy.memory()"
 ask later "prefs(ignore='Component')"
 SILK_CONSOLE_PASSWORD=docs "$SILK" console "$cport" -c "engine.stop()" > /dev/null 2>&1 || true
 wait "$crawl" || true
@@ -70,6 +71,18 @@ grep -m1 "Possible leak" "$work/crawl.log" | sed 's/^[0-9-]* [0-9:]* //' > "$OUT
 grep -A6 "closed with" "$work/openleak.log" | sed 's/^[0-9-]* [0-9:]* //' > "$OUT/closed.txt" || true
 grep -A4 "Live references after the crawl" "$work/openleak.log" | sed 's/^[0-9-]* [0-9:]* //' \
   > "$OUT/after.txt" || true
+
+# what valgrind says of the same leak: nothing
+if command -v valgrind > /dev/null; then
+  {
+    echo '$ valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect \'
+    echo '    silk crawl somenastyspider -s CLOSESPIDER_PAGECOUNT=60 ...'
+    valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect "$SILK" crawl \
+      somenastyspider -s DEMO_SITE=127.0.0.1:$base -s TELNETCONSOLE_ENABLED=0 \
+      -s CLOSESPIDER_PAGECOUNT=60 -L ERROR 2>&1 |
+      sed -n 's/^==[0-9]*== //p' | grep -E 'HEAP SUMMARY|in use at exit|total heap usage|LEAK SUMMARY|lost:|reachable:|ERROR SUMMARY'
+  } > "$OUT/valgrind.txt"
+fi
 
 if [ "$UPDATE" = --update ]; then
   doc="$HERE/leaks.md"

@@ -4,16 +4,18 @@
         -O items.jsonl
 
 Follows every link on the start URL's host and yields, for each page with a title, its
-url, title (the h1, else <title>) and price (text of the element with class "price", if
-any): the same XPath expressions silk's followall evaluates. Settings match the silk runs:
-16 concurrent requests (16 per domain), no delay, no robots.txt, no autothrottle, telnet
-console off, INFO logging; items go to JSON Lines through FEEDS (-O).
+url, title (the h1, else <title>) and price (text of the element with class "price" when
+the page has exactly one): the same XPath expressions silk's followall evaluates. Settings
+match the silk runs: 16 concurrent requests (16 per domain), no delay, no robots.txt, no
+autothrottle, telnet console off, INFO logging; items go to JSON Lines through FEEDS (-O).
 """
 from urllib.parse import urlsplit
 
 import scrapy
 
-PRICE = "normalize-space(//*[contains(concat(' ', normalize-space(@class), ' '), ' price ')])"
+# a listing page shows many prices: only a page with exactly one has "its" price
+PRICE = ("normalize-space(//*[contains(concat(' ', normalize-space(@class), ' '), ' price ')]"
+         "[count(//*[contains(concat(' ', normalize-space(@class), ' '), ' price ')]) = 1])")
 
 
 class FollowAllSpider(scrapy.Spider):

@@ -5,10 +5,10 @@
 // A CheerioCrawler (from @crawlee/cheerio: the crawler without the browser packages) that
 // follows every link on the start URL's host (enqueueLinks, same-hostname strategy) and
 // writes, for each page with a title, its url, title (the h1, else <title>) and price (text
-// of the first element with class "price", if any) as one JSON line. Cheerio has no XPath,
-// so CSS selectors with the same meaning stand in for the XPath expressions. 16 requests
-// at a time, no retries, storage in memory only. The last line on stdout is
-// "CRAWLEE_STATS {...}" with the crawler's final statistics.
+// of the element with class "price" when the page has exactly one) as one JSON line.
+// Cheerio has no XPath, so CSS selectors with the same meaning stand in for the XPath
+// expressions. 16 requests at a time, no retries, storage in memory only. The last line on
+// stdout is "CRAWLEE_STATS {...}" with the crawler's final statistics.
 import fs from 'node:fs';
 
 import { CheerioCrawler, Configuration, log } from '@crawlee/cheerio';
@@ -32,7 +32,8 @@ const crawler = new CheerioCrawler(
       if (!title) title = norm($('title').first().text());
       if (title) {
         const item = { url: request.loadedUrl ?? request.url, title };
-        const price = norm($('.price').first().text());
+        const prices = $('.price'); // only a page with exactly one price has "its" price
+        const price = prices.length === 1 ? norm(prices.text()) : '';
         if (price) item.price = price;
         items.write(JSON.stringify(item) + '\n');
       }
