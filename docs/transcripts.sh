@@ -60,6 +60,22 @@ ask heap "x = hpy.heap()" "x" "x.byspider" "x.bystate"
 ask byvia "x = hpy.heap()" "x.bytype[0].byvia"
 ask paths "get_oldest('HtmlResponse').paths"
 ask memory "hpy.memory()"
+# the command reference of docs/console.md
+ask c_help "help()"
+ask c_objects "r = get_oldest('HtmlResponse')" "r" "r.status" "r.request" "r.request.callback" \
+  "r.headers['Content-Type']" "r.state, r.refcount, r.spider" "dir(r)" "len(r.body) > 1000"
+ask c_requests "q = get_oldest('Request')" "q.method, q.priority, q.depth, q.state" \
+  "sorted(q.meta.keys())" "s = iter_all('SomenastySpider')[0]" "s.name, s.allowed_domains" \
+  "len([q for q in iter_all('Request') if q.state == 'queued']) > 100"
+ask c_engine "engine" "spiders" "spider" "settings['CONCURRENT_REQUESTS']" \
+  "settings['TELNETCONSOLE_PORT']" "stats['catalog'].get_value('finish_reason', 'running')" \
+  "engine.pause()" "engine.paused" "engine.unpause()" "engine.paused"
+ask c_est "est()"
+ask c_stats "p(stats['catalog'].get_stats())"
+ask c_partitions "x = hpy.heap()" "x.bylib" "x.byage" "x.bytype[1]" "x.bytype[0].byspider"
+ask c_more "x = hpy.heap()" "x.bytype" "_.more"
+ask c_errors "foo" "r = get_oldest('HtmlResponse')" "r.nope" "r.meta['nope']" "1/0" "get_oldest(" \
+  "'abc' + 1" "iter_all('Request')[10**7]"
 ask later "prefs(ignore='Component')"
 SILK_CONSOLE_PASSWORD=docs "$SILK" console "$cport" -c "engine.stop()" > /dev/null 2>&1 || true
 wait "$crawl" || true
@@ -85,7 +101,7 @@ if command -v valgrind > /dev/null; then
 fi
 
 if [ "$UPDATE" = --update ]; then
-  doc="$HERE/leaks.md"
+  for doc in "$HERE/leaks.md" "$HERE/console.md"; do
   tmp=$(mktemp)
   awk -v dir="$OUT" '
     /<!-- transcript [a-z_]+ -->/ {
@@ -95,6 +111,7 @@ if [ "$UPDATE" = --update ]; then
     }
     /<!-- \/transcript -->/ { skip = 0 }
     !skip { print }
-  ' "$doc" > "$tmp" && mv "$tmp" "$doc"
+  ' "$doc" > "$tmp" && cat "$tmp" > "$doc" && rm -f "$tmp"
+  done
 fi
 echo "transcripts in $OUT"

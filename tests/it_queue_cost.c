@@ -12,13 +12,16 @@
 #include "helpers/testutil.h"
 
 #if defined(__SANITIZE_ADDRESS__)
-#define DEFAULT_N 200000
+#define UNDER_ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifdef UNDER_ASAN
 #define DEFAULT_N 200000
-#endif
-#endif
-#ifndef DEFAULT_N
+#else
+#define UNDER_ASAN 0
 #define DEFAULT_N 1000000
 #endif
 
@@ -93,8 +96,9 @@ static void test_queued_request_cost(void **state) {
                 fp_bytes / 16, rss_per);
   assert_true(per_request < 1024);
   assert_true(per_fp < 64);
-  /* RSS adds malloc's headers and rounding; zero when /proc is missing */
-  assert_true(rss_per < 2048);
+  /* RSS adds malloc's headers and rounding (and ASan its redzones: not checked there);
+   * zero when /proc is missing */
+  if (!UNDER_ASAN) assert_true(rss_per < 2048);
 
   /* clearing gives back every queued request; the fingerprints stay until the end */
   silk_scheduler_clear(s);

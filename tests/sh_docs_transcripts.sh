@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# docs/leaks.md quotes console transcripts produced by docs/transcripts.sh. Rerun the
+# docs/leaks.md and docs/console.md quote console transcripts produced by docs/transcripts.sh. Rerun the
 # script and check every quoted block still matches in structure: numbers, ages and sizes
 # may differ, the lines may not (same first line, and nearly every line of the quoted
 # block, with its numbers blanked, appears in the fresh transcript).
@@ -8,9 +8,9 @@ set -euo pipefail
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 bash "$SILK_SOURCE_DIR/docs/transcripts.sh" "$SILK_BIN" "$out" > /dev/null
-doc="$SILK_SOURCE_DIR/docs/leaks.md"
 norm() { sed -e 's/[0-9][0-9]*/N/g' -e 's/[[:space:]][[:space:]]*/ /g' -e 's/ *$//'; }
 pass=0 fail=0
+for doc in "$SILK_SOURCE_DIR/docs/leaks.md" "$SILK_SOURCE_DIR/docs/console.md"; do
 for name in $(sed -n 's/^<!-- transcript \([a-z_]*\) -->$/\1/p' "$doc"); do
   quoted=$(awk -v n="$name" '$0 == "<!-- transcript " n " -->" {on=1; next}
                              on && /^<!-- \/transcript -->/ {on=0}
@@ -30,6 +30,7 @@ for name in $(sed -n 's/^<!-- transcript \([a-z_]*\) -->$/\1/p' "$doc"); do
     fail=$((fail+1))
     echo "FAIL: $name: $found of $total lines still match (first line '$first_f')"
   fi
+done
 done
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
