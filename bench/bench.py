@@ -336,6 +336,43 @@ def free_port():
     return port
 
 
+# ---- profile -------------------------------------------------------------------------------------
+
+def profile(a):
+    """One diagnostics-on crawl (at most 6,000 pages) under perf with DWARF call graphs,
+    summarised per thread by bench/perfsum.py into OUT/profile.txt."""
+    if not shutil.which("perf"):
+        return "perf is not installed (Debian: linux-perf): no profile"
+    d = os.path.join(a.work, "profile")
+    os.makedirs(d, exist_ok=True)
+    data = os.path.join(d, "perf.data")
+    pages = min(6000, a.pages)
+    cmd = (["perf", "record", "-q", "-F", "499", "--call-graph", "dwarf,16384", "-o", data, "--"]
+           + silk_common(a, a.url, os.path.join(d, "items.jsonl"), os.path.join(d, "crawl.log"))
+           + diag_on() + ["-s", "CLOSESPIDER_PAGECOUNT=%d" % pages])
+    m, _ = measure(cmd, d, timeout=900, stdout=os.path.join(d, "perf-record.txt"))
+    if m["exit"] != 0 or not os.path.exists(data):
+        return "perf record failed (exit %s): see %s" % (m["exit"], os.path.join(d, "perf-record.txt"))
+    script = subprocess.Popen(["perf", "script", "-i", data], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)
+    CHILDREN.add(script)
+    try:
+        r = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "perfsum.py"),
+                            "--top", "30"], stdin=script.stdout, capture_output=True, text=True,
+                           timeout=1800)
+    finally:
+        script.stdout.close()
+        script.wait()
+        CHILDREN.discard(script)
+    text = ("perf profile of `silk crawl followall` (diagnostics on, %d pages, 499 Hz, DWARF "
+            "call graphs)\n\n%s" % (pages, r.stdout))
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "profile.txt"), "w") as f:
+        f.write(text)
+    os.remove(data)
+    return text
+
+
 # ---- machine and versions ---------------------------------------------------------------------------
 
 def sh(cmd):
@@ -406,6 +443,7 @@ def main():
     ap.add_argument("--load-start", default="")
     ap.add_argument("--note", action="append", default=[])
     ap.add_argument("--timeout", type=int, default=1800)
+    ap.add_argument("--profile", type=int, default=0)
     a = ap.parse_args()
     signal.signal(signal.SIGTERM, on_signal)
     try:
@@ -464,6 +502,11 @@ def bench(a):
         micro["tracking"] = run_micro(a, ["tracking", str(10 * n)])
         log("  %s" % json.dumps(micro["tracking"]))
 
+    prof = None
+    if a.profile:
+        log("profiling one crawl with perf (BENCH_PROFILE=1)")
+        prof = profile(a)
+
     rows = [c.summary() for c in order]
     res = {
         "machine": machine(a),
@@ -475,6 +518,9 @@ def bench(a):
         "notes": notes,
     }
     report(res, on, on_small, peers, micro, same)
+    if prof:
+        print()
+        print(prof)
     res["elapsed_s"] = round(time.monotonic() - t_start, 1)
     os.makedirs(a.out, exist_ok=True)
     path = os.path.join(a.out, "results.json")

@@ -14,12 +14,14 @@
 #   BENCH_CRAWLEE=0          1: also Crawlee's CheerioCrawler (npm install on first use,
 #                            into BENCH_CACHE, default ~/.cache/silk-bench)
 #   BENCH_NGINX_WORKERS=auto nginx worker_processes
+#   BENCH_PROFILE=0          1: also profile one crawl with perf (OUT/profile.txt)
 #   BENCH_OUT=DIR            where results.json goes (default: a new temporary folder)
 #   BENCH_KEEP=0             1: keep the temporary folder (exports, logs, items)
 #
 # Everything it starts (nginx, crawlers) runs under a temporary folder and is stopped on
 # exit, also on failure or Ctrl-C. Only 127.0.0.1 is ever used.
 set -euo pipefail
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the source tree
 
 silk=${1:?usage: bench/run.sh PATH/TO/silk}
 silk=$(cd "$(dirname "$silk")" && pwd)/$(basename "$silk")
@@ -108,6 +110,10 @@ if [ "${BENCH_SCRAPY:-1}" = 1 ]; then
   [ -n "$scrapy_py" ] || notes+=("Scrapy not importable: Scrapy skipped")
 else
   notes+=("BENCH_SCRAPY=0: Scrapy skipped")
+fi
+
+if [ "${BENCH_PROFILE:-0}" = 1 ] && ! command -v perf >/dev/null; then
+  need_debs linux-perf || notes+=("linux-perf could not be installed: no profile")
 fi
 
 crawlee_dir=
@@ -237,7 +243,7 @@ awk -v l="${load%% *}" 'BEGIN { exit !(l > 0.5) }' &&
 args=(--silk "$silk" --work "$tmp" --out "$out" --pages "$pages" --site "$tmp/full/site"
       --url "$url" --small-pages "$spages" --small-site "$ssite" --small-url "$surl"
       --runs "$runs" --micro-n "$micro_n" --micro-heap "$heap" --nginx-workers "$workers"
-      --load-start "$load")
+      --load-start "$load" --profile "${BENCH_PROFILE:-0}")
 [ -n "$micro" ] && args+=(--micro "$micro")
 [ -n "$fetchonly" ] && args+=(--fetchonly "$fetchonly")
 [ -n "$scrapy_py" ] && args+=(--scrapy-python "$scrapy_py" --scrapy-spider "$here/peers/scrapy_followall.py")

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/internal.h"
 #include "core/log.h"
+#include "tracking/alloc.h"
 
 #include "tracking/heap.h"
 
@@ -121,6 +122,20 @@ static int set_take(silk_dict *d, const char *name, silk_ref *obj) {
   return rc;
 }
 
+/* json(x): a heap-view value (a partition, a set, a diff) as JSON, for tools driving
+ * `silk console -c` */
+static int json_fn(const silk_args *a, silk_value *out, void *data) {
+  if (a->npos != 1) return silk_fail(SILK_ETYPE, "json() takes one argument");
+  char *text = NULL;
+  int rc = silk_heap_value_json(&a->pos[0], &text);
+  if (rc) return rc == SILK_ETYPE ? silk_fail(SILK_ETYPE, "json() takes a heap view value "
+                                              "(hpy.heap(), a partition, a diff)") : rc;
+  silk_console_write(text, strlen(text));
+  silk_console_write("\n", 1);
+  silk_free(text);
+  return 0;
+}
+
 int silk_console_bind_engine(silk_dict *g, silk_engine *e) {
   int rc = silk_dict_set_ref(g, "engine", &e->base);
   if (!rc) rc = silk_dict_set_ref(g, "crawler", &e->base);
@@ -143,6 +158,8 @@ int silk_console_bind_engine(silk_dict *g, silk_engine *e) {
   }
   if (!rc) rc = set_take(g, "est", silk_console_func_new("est", est_fn, e, NULL));
   if (!rc) rc = silk_heap_console_bind(g, e);
+  if (!rc) rc = silk_console_add_function(g, "json", json_fn, NULL,
+                                          "json(x): a heap view value as JSON, for tools");
   return rc;
 }
 
@@ -158,6 +175,11 @@ static silk_dict *make_globals(void *data) {
 }
 
 /* ---- the extension ---------------------------------------------------------------- */
+
+static int console_root(silk_visit_fn visit, void *arg, void *data) {
+  telnet_ext *t = data;
+  return t->server ? silk_console_server_visit(t->server, visit, arg) : 0;
+}
 
 static int telnet_open(silk_component *self, silk_spider *spider) {
   telnet_ext *t = (telnet_ext *)self;
@@ -181,6 +203,8 @@ static int telnet_open(silk_component *self, silk_spider *spider) {
   o.make_globals = make_globals;
   o.data = t;
   int rc = silk_console_server_start(silk_engine_loop(self->engine), &o, &t->server);
+  /* what console sessions hold (r = get_oldest(...)) is held by "console" in the heap view */
+  if (!rc) silk_engine_add_root(self->engine, "console", console_root, t);
   if (rc) {
     /* a crawl without its console still crawls: log and go on, as Scrapy would not */
     SILK_ERROR("console", "cannot start the telnet console: %s",
@@ -199,6 +223,7 @@ static void server_closed(void *data) {
 static void telnet_close(silk_component *self, silk_spider *spider, const char *reason) {
   telnet_ext *t = (telnet_ext *)self;
   if (!t->server) return;
+  silk_engine_remove_root(self->engine, "console");
   silk_ref_incref(&self->base); /* alive until every console handle has closed */
   silk_console_server_close(t->server, server_closed, t);
 }

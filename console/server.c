@@ -1087,3 +1087,12 @@ void silk__console_conn_free(silk__console_conn *c) {
   conn_free(c);
   srv_free(srv);
 }
+
+int silk_console_server_visit(silk_console_server *srv, silk_visit_fn visit, void *arg) {
+  for (silk__console_conn *c = srv->conns; c; c = c->next) {
+    if (!c->session) continue;
+    int rc = visit((silk_ref *)silk_console_session_vars(c->session), c->peer, arg);
+    if (rc) return rc;
+  }
+  return 0;
+}

@@ -31,6 +31,10 @@ const char *silk_console_server_password(const silk_console_server *srv);
 /* Close the listener and every session; cb (may be NULL) runs when all handles closed. */
 void silk_console_server_close(silk_console_server *srv, void (*cb)(void *data), void *data);
 
+/* Visit the variables dict of every open session (edge: the peer's address), for the
+ * heap view's "console" root. */
+int silk_console_server_visit(silk_console_server *srv, silk_visit_fn visit, void *arg);
+
 /* `silk console [HOST:]PORT [-u USER] [-p PASS] [-c CMD]`: the built-in client. */
 int silk_console_client_main(int argc, char **argv);
 

@@ -9,14 +9,22 @@
  * The demo site runs in a child process, so its allocations neither fail nor count: the
  * counters this test reads are the crawler's alone. SILK_OOM_STEP=N forces a step of N
  * everywhere (1: every allocation, slow), SILK_OOM_CONSOLE=0 leaves the telnet console
- * out of the crawl, SILK_OOM_FROM / SILK_OOM_TO narrow the range (to debug one n). */
+ * out of the crawl, SILK_OOM_FROM / SILK_OOM_TO narrow the range (to debug one n),
+ * SILK_OOM_TRANSCRIPT=1 copies what the console sessions receive to stderr. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/internal.h" /* silk__engine_wakeup */
 #include "helpers/site_thread.h"
 #include "helpers/testutil.h"
 
@@ -89,7 +97,92 @@ typedef struct outcome {
 typedef struct scenario {
   silk_spider_def *def;
   void (*setup)(long n, silk_dict *args, const char **kv, size_t cap);
+  bool console_session; /* a client logs into the console and types while it runs */
+  long runs;            /* about this many failing runs past the first 2000 allocations */
 } scenario;
+
+/* ---- a console session during the crawl ----------------------------------------- */
+
+/* The console's port for this process, and what a session types. */
+static int console_port;
+static const char *const session[] = {
+    "est()", "prefs()", "prefs(by='spider')", "stats", "len(iter_all('Request'))",
+    "hpy.heap().bytype", "get_oldest('CatalogSpider')", "help()", "engine.pause()",
+    "engine.unpause()", "1 +", "no_such_name", "exit()", NULL};
+
+typedef struct client {
+  pthread_t thread;
+  uv_async_t done; /* wakes the crawl's loop when the session is over */
+  atomic_bool finished;
+  silk_engine *engine;
+} client;
+
+/* Read until marker or 500 ms of silence; false when the console went away. Telnet
+ * commands and everything before the marker are skipped. */
+static bool wait_for(int fd, const char *marker) {
+  char buf[8192];
+  size_t len = 0, mlen = strlen(marker);
+  for (;;) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 500) <= 0) return false;
+    ssize_t n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+    if (n <= 0) return false;
+    if (getenv("SILK_OOM_TRANSCRIPT")) fwrite(buf + len, 1, (size_t)n, stderr);
+    len += (size_t)n;
+    buf[len] = '\0';
+    if (memmem(buf, len, marker, mlen)) return true;
+    if (len > sizeof buf / 2) { /* keep the tail, where the marker may be starting */
+      memmove(buf, buf + len - mlen, mlen);
+      len = mlen;
+    }
+  }
+}
+
+static bool say(int fd, const char *line) {
+  char buf[256];
+  int k = snprintf(buf, sizeof buf, "%s\r\n", line);
+  return send(fd, buf, (size_t)k, MSG_NOSIGNAL) == k;
+}
+
+static void *client_main(void *arg) {
+  client *c = arg;
+  int fd = -1;
+  /* the console starts with the engine; an out-of-memory run may never get one */
+  for (int i = 0; i < 100 && fd < 0; i++) {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)console_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
+      close(fd);
+      fd = -1;
+      usleep(3000);
+    }
+  }
+  if (fd >= 0 && wait_for(fd, "Username: ") && say(fd, "silk") && wait_for(fd, "Password: ") &&
+      say(fd, "oom") && wait_for(fd, ">>> "))
+    for (const char *const *l = session; *l && say(fd, *l) && (!l[1] || wait_for(fd, ">>> ")); l++) {
+    }
+  if (fd >= 0) close(fd);
+  atomic_store(&c->finished, true);
+  uv_async_send(&c->done);
+  return NULL;
+}
+
+/* The session is over: let the spider close once it is idle (keep_open says so now).
+ * The session paused the engine; if its engine.unpause() failed for want of memory, the
+ * engine would rightly stay paused, so the test unpauses it. */
+static void client_done(uv_async_t *a) {
+  client *c = a->data;
+  silk_engine_unpause(c->engine);
+  silk__engine_wakeup(c->engine);
+  uv_close((uv_handle_t *)a, NULL);
+}
+
+/* spider_idle: the spider stays open while the session goes on */
+static int keep_open(const silk_signal_args *a, void *data) {
+  client *c = data;
+  return !atomic_load(&c->finished);
+}
 
 static bool with_console;
 
@@ -104,9 +197,14 @@ static outcome crawl(const scenario *sc, long n, bool check_bytes) {
   /* the console is an engine-wide extension: on or off in the engine's settings */
   silk_settings *es = silk_settings_new();
   assert_non_null(es);
-  assert_int_equal(silk_settings_set(es, "TELNETCONSOLE_ENABLED", with_console ? "1" : "0",
+  char port_range[32];
+  snprintf(port_range, sizeof port_range, "[%d, %d]", console_port, console_port);
+  bool console = with_console || sc->console_session;
+  assert_int_equal(silk_settings_set(es, "TELNETCONSOLE_ENABLED", console ? "1" : "0",
                                      SILK_PRIO_CMDLINE),
                    0);
+  assert_int_equal(silk_settings_set(es, "TELNETCONSOLE_PORT", port_range, SILK_PRIO_CMDLINE), 0);
+  assert_int_equal(silk_settings_set(es, "TELNETCONSOLE_PASSWORD", "oom", SILK_PRIO_CMDLINE), 0);
   current_n = n;
   alarm(30);
   test_log_reset();
@@ -118,7 +216,16 @@ static outcome crawl(const scenario *sc, long n, bool check_bytes) {
     silk_spider *s = NULL;
     if (silk_engine_add_spider(e, sc->def, args, kv, &s) == 0) {
       o.spider = true;
+      client c = {.engine = e};
+      if (sc->console_session) {
+        /* test plumbing, not under test: libuv's allocations never fail here */
+        assert_int_equal(uv_async_init(silk_engine_loop(e), &c.done, client_done), 0);
+        c.done.data = &c;
+        silk_signal_connect(e, SILK_SIG_SPIDER_IDLE, keep_open, &c);
+        assert_int_equal(pthread_create(&c.thread, NULL, client_main, &c), 0);
+      }
       silk_engine_run(e);
+      if (sc->console_session) pthread_join(c.thread, NULL);
       o.items = silk_stats_get_int(s->stats, "item_scraped_count");
     }
     free_rc = silk_engine_free(e);
@@ -154,7 +261,8 @@ static void sweep(const char *name, const scenario *sc) {
   long total = full.allocs;
   const char *env = getenv("SILK_OOM_STEP");
   long forced = env ? atol(env) : 0;
-  long coarse = total > 2000 ? (total - 2000) / 400 + 1 : 1;
+  long coarse = total > 2000 ? (total - 2000) / (sc->runs ? sc->runs : 400) + 1 : 1;
+  long first = sc->console_session ? total / (sc->runs ? sc->runs : 400) + 1 : 1;
   long runs = 0, engines = 0, spiders = 0, completed = 0;
   uint64_t t0 = silk_now_ns();
   long from = getenv("SILK_OOM_FROM") ? atol(getenv("SILK_OOM_FROM")) : 1;
@@ -165,7 +273,7 @@ static void sweep(const char *name, const scenario *sc) {
     engines += o.engine;
     spiders += o.spider;
     completed += o.items == items;
-    n += forced > 0 ? forced : n < 2000 ? 1 : coarse;
+    n += forced > 0 ? forced : sc->console_session ? first : n < 2000 ? 1 : coarse;
   }
   /* allocation total+1 is never reached: that run is a clean one */
   outcome last = crawl(sc, total + 1, true);
@@ -243,9 +351,13 @@ static void features_setup(long n, silk_dict *args, const char **kv, size_t cap)
 
 static const scenario catalog = {&silk_catalog_spider, catalog_setup};
 static const scenario features = {&features_spider, features_setup};
+/* slower runs (a session each): a few hundred evenly over the whole crawl */
+static const scenario console = {&silk_catalog_spider, catalog_setup, .console_session = true,
+                                 .runs = 300};
 
 static void test_catalog_crawl(void **state) { sweep("catalog", &catalog); }
 static void test_middleware_crawl(void **state) { sweep("features", &features); }
+static void test_console_session(void **state) { sweep("console", &console); }
 
 int main(void) {
   if (site_process_start()) {
@@ -262,10 +374,23 @@ int main(void) {
     perror("it_oom: mkdtemp");
     return 1;
   }
+  /* a free port for the console: bound once here, then left to the engines */
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t alen = sizeof a;
+  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
+      getsockname(fd, (struct sockaddr *)&a, &alen)) {
+    perror("it_oom: console port");
+    return 1;
+  }
+  console_port = ntohs(a.sin_port);
+  close(fd);
   if (!getenv("SILK_TEST_LOG")) silk_log_set_level(SILK_LOG_CRITICAL); /* the hook sees all */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_catalog_crawl),
       cmocka_unit_test(test_middleware_crawl),
+      cmocka_unit_test(test_console_session),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   const char *files[] = {"items.json", "items.csv", NULL};

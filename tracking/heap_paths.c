@@ -501,9 +501,10 @@ static bool chain_equal(const hv_snap *s, uint32_t a, uint32_t b) {
     bool ox = x->parent == HV_ORPHAN, oy = y->parent == HV_ORPHAN;
     if (ox || oy) return ox && oy;
     if (x->pedge != y->pedge) return false;
-    bool ex = !in_tree(x->parent) || hops == GROUP_HOPS;
-    bool ey = !in_tree(y->parent) || hops == GROUP_HOPS;
-    if (ex || ey) return ex == ey && x->parent == y->parent;
+    /* a chain ends at a root (HV_ROOT) or is cut at GROUP_HOPS (any parent in the tree) */
+    uint32_t endx = !in_tree(x->parent) ? x->parent : hops == GROUP_HOPS ? 0 : HV_NONE;
+    uint32_t endy = !in_tree(y->parent) ? y->parent : hops == GROUP_HOPS ? 0 : HV_NONE;
+    if (endx != HV_NONE || endy != HV_NONE) return endx == endy;
     a = x->parent;
     b = y->parent;
   }
