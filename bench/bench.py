@@ -574,11 +574,11 @@ def report(res, on, on_small, peers, micro, same):
     scr = "scrapy" if any(p.key == "scrapy" for p in peers) else None
     if scr:
         r = ratios["silk_over_scrapy_pages_per_s_same_n"]
-        target("pages/s >= 30x Scrapy (same N=%d)" % on_small.n, r is not None and r >= 30,
-               "%sx" % r)
+        target("pages/s >= 30x Scrapy (same N=%d)" % on_small.n, None if r is None else r >= 30,
+               "%sx" % r if r is not None else "no valid run to compare")
         r = ratios["scrapy_over_silk_rss_same_n"]
-        target("peak RSS <= 1/5 of Scrapy's (same N=%d)" % on_small.n, r is not None and r >= 5,
-               "Scrapy/silk = %sx" % r)
+        target("peak RSS <= 1/5 of Scrapy's (same N=%d)" % on_small.n, None if r is None else r >= 5,
+               "Scrapy/silk = %sx" % r if r is not None else "no valid run to compare")
     else:
         target("pages/s >= 30x Scrapy", None, "Scrapy not run")
         target("peak RSS <= 1/5 of Scrapy's", None, "Scrapy not run")

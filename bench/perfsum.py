@@ -67,7 +67,7 @@ def main():
             if frames:
                 self_[frames[0]] += 1
         print("\n%s: %d samples (%.1f%% of all)" % (name, len(ss), 100.0 * len(ss) / total))
-        print("  inclusive (%% of all samples)          self (%% of all samples)")
+        print("  inclusive (% of all samples)           self (% of all samples)")
         a = incl.most_common(args.top)
         b = self_.most_common(args.top)
         for i in range(max(len(a), len(b))):

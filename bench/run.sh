@@ -220,7 +220,7 @@ EOF
     kill "${nginx_pids[-1]}" 2>/dev/null || true
     cat "$dir/nginx/error.log" "$dir/nginx/stdout.log" >&2 || true
   done
-  say "nginx did not start"
+  say "nginx did not start (when run as root its workers are nobody: TMPDIR must be world-readable)"
   exit 1
 }
 

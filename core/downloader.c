@@ -165,7 +165,8 @@ static size_t on_body(char *ptr, size_t size, size_t n, void *userp) {
     size_t want = x->body.cap ? x->body.cap * 2 : 16384;
     if (want < x->body.len + len + 1) want = x->body.len + len + 1;
     if (want > (size_t)x->maxsize + 1) want = (size_t)x->maxsize + 1;
-    char *p = x->body.cap ? silk_realloc(x->body.ptr, want) : silk_malloc_tag(want, SILK_TAG_BUFFER);
+    char *p =
+        x->body.cap ? silk_realloc(x->body.ptr, want) : silk_malloc_tag(want, SILK_TAG_BUFFER);
     if (!p) {
       x->no_memory = true;
       return 0;

@@ -435,8 +435,10 @@ static void parse_work(uv_work_t *w) {
 
 static void parse_done(uv_work_t *w, int status) {
   parse_job *j = w->data;
-  if (j->doc && !j->resp->doc) silk_response_attach_doc(j->resp, j->doc, j->bytes, j->too_deep);
-  else if (j->doc) xmlFreeDoc(j->doc);
+  if (j->doc && !j->resp->doc)
+    silk_response_attach_doc(j->resp, j->doc, j->bytes, j->too_deep);
+  else if (j->doc)
+    xmlFreeDoc(j->doc);
   silk_crawl *c = j->crawl;
   silk_response *resp = j->resp;
   silk_free(j->charset);

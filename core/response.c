@@ -239,8 +239,8 @@ static char *sanitize(const char *body, size_t len, const char *encoding, size_t
   return out;
 }
 
-#define HTML_OPTIONS                                                                     \
-  (HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |     \
+#define HTML_OPTIONS                                                                               \
+  (HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |             \
    HTML_PARSE_COMPACT)
 
 /* One parse; *too_deep set when libxml2 stopped at its nesting limit (256 levels without

@@ -1,8 +1,8 @@
 /* Integration: out-of-memory paths. A small crawl of the demo site runs again and again
  * with silk_mem_fail_after(n): the n-th framework allocation and every later one fail,
  * for n stepping through the allocations a whole crawl makes (one by one for the first
- * 2000, then in coarser steps). Each run must come back from silk_engine_run, close
- * every handle (silk_engine_free returns 0), leave no tracked object alive and give back
+ * 2000, 1000 under ASan, then in coarser steps). Each run must come back from silk_engine_run,
+ * close every handle (silk_engine_free returns 0), leave no tracked object alive and give back
  * every byte silk allocated. libcurl, libxml2 and libuv allocations never fail here:
  * only silk's own error paths are under test.
  *
@@ -10,6 +10,7 @@
  * counters this test reads are the crawler's alone. SILK_OOM_STEP=N forces a step of N
  * everywhere (1: every allocation, slow), SILK_OOM_CONSOLE=0 leaves the telnet console
  * out of the crawl, SILK_OOM_FROM / SILK_OOM_TO narrow the range (to debug one n),
+ * SILK_OOM_ONLY=catalog|features|console runs one sweep,
  * SILK_OOM_TRANSCRIPT=1 copies what the console sessions receive to stderr. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -29,6 +30,19 @@
 #include "helpers/testutil.h"
 
 extern silk_spider_def silk_catalog_spider;
+
+/* Allocations stepped through one by one; past them, coarser steps. ASan makes every
+ * crawl several times slower: half the fine range there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FINE 1000
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FINE 1000
+#endif
+#endif
+#ifndef FINE
+#define FINE 2000
+#endif
 
 #define PAGES 10
 
@@ -98,17 +112,28 @@ typedef struct scenario {
   silk_spider_def *def;
   void (*setup)(long n, silk_dict *args, const char **kv, size_t cap);
   bool console_session; /* a client logs into the console and types while it runs */
-  long runs;            /* about this many failing runs past the first 2000 allocations */
+  bool plot;            /* engine-wide extensions on: MEMDEBUG_PLOT draws, MEMUSAGE warns early */
+  long runs;            /* about this many failing runs past the first FINE allocations */
 } scenario;
 
 /* ---- a console session during the crawl ----------------------------------------- */
 
 /* The console's port for this process, and what a session types. */
 static int console_port;
-static const char *const session[] = {
-    "est()", "prefs()", "prefs(by='spider')", "stats", "len(iter_all('Request'))",
-    "hpy.heap().bytype", "get_oldest('CatalogSpider')", "help()", "engine.pause()",
-    "engine.unpause()", "1 +", "no_such_name", "exit()", NULL};
+static const char *const session[] = {"est()",
+                                      "prefs()",
+                                      "prefs(by='spider')",
+                                      "stats",
+                                      "len(iter_all('Request'))",
+                                      "hpy.heap().bytype",
+                                      "get_oldest('CatalogSpider')",
+                                      "help()",
+                                      "engine.pause()",
+                                      "engine.unpause()",
+                                      "1 +",
+                                      "no_such_name",
+                                      "exit()",
+                                      NULL};
 
 typedef struct client {
   pthread_t thread;
@@ -160,7 +185,8 @@ static void *client_main(void *arg) {
   }
   if (fd >= 0 && wait_for(fd, "Username: ") && say(fd, "silk") && wait_for(fd, "Password: ") &&
       say(fd, "oom") && wait_for(fd, ">>> "))
-    for (const char *const *l = session; *l && say(fd, *l) && (!l[1] || wait_for(fd, ">>> ")); l++) {
+    for (const char *const *l = session; *l && say(fd, *l) && (!l[1] || wait_for(fd, ">>> "));
+         l++) {
     }
   if (fd >= 0) close(fd);
   atomic_store(&c->finished, true);
@@ -185,6 +211,7 @@ static int keep_open(const silk_signal_args *a, void *data) {
 }
 
 static bool with_console;
+static char feed_dir[64]; /* feeds and the memory plot of the runs */
 
 /* Run the whole crawl with allocation n failing (0: none) and check it ends clean. */
 static outcome crawl(const scenario *sc, long n, bool check_bytes) {
@@ -200,11 +227,19 @@ static outcome crawl(const scenario *sc, long n, bool check_bytes) {
   char port_range[32];
   snprintf(port_range, sizeof port_range, "[%d, %d]", console_port, console_port);
   bool console = with_console || sc->console_session;
-  assert_int_equal(silk_settings_set(es, "TELNETCONSOLE_ENABLED", console ? "1" : "0",
-                                     SILK_PRIO_CMDLINE),
-                   0);
+  assert_int_equal(
+      silk_settings_set(es, "TELNETCONSOLE_ENABLED", console ? "1" : "0", SILK_PRIO_CMDLINE), 0);
   assert_int_equal(silk_settings_set(es, "TELNETCONSOLE_PORT", port_range, SILK_PRIO_CMDLINE), 0);
   assert_int_equal(silk_settings_set(es, "TELNETCONSOLE_PASSWORD", "oom", SILK_PRIO_CMDLINE), 0);
+  char plot[96];
+  snprintf(plot, sizeof plot, "%s/plot.svg", feed_dir);
+  if (sc->plot) {
+    assert_int_equal(silk_settings_set(es, "MEMDEBUG_PLOT", plot, SILK_PRIO_CMDLINE), 0);
+    assert_int_equal(silk_settings_set(es, "MEMDEBUG_PLOT_INTERVAL", "0.01", SILK_PRIO_CMDLINE), 0);
+    assert_int_equal(silk_settings_set(es, "MEMUSAGE_WARNING_MB", "1", SILK_PRIO_CMDLINE), 0);
+    assert_int_equal(
+        silk_settings_set(es, "MEMUSAGE_CHECK_INTERVAL_SECONDS", "0.01", SILK_PRIO_CMDLINE), 0);
+  }
   current_n = n;
   alarm(30);
   test_log_reset();
@@ -247,9 +282,12 @@ static outcome crawl(const scenario *sc, long n, bool check_bytes) {
   return o;
 }
 
-/* Step n through every allocation of a clean crawl of sc (one by one up to 2000, then
- * in about 400 more steps), then check a clean run still gets everything. */
+/* Step n through every allocation of a clean crawl of sc (one by one up to FINE, then in
+ * about 400 more steps; a console session's runs evenly over the whole crawl), then check
+ * a clean run still gets everything. */
 static void sweep(const char *name, const scenario *sc) {
+  const char *only = getenv("SILK_OOM_ONLY");
+  if (only && strcmp(only, name)) skip();
   /* two clean runs first: the first sets up what lives for the whole process
    * (registries, the thread pool), the second says how many allocations a crawl makes */
   outcome full = crawl(sc, 0, false);
@@ -261,7 +299,7 @@ static void sweep(const char *name, const scenario *sc) {
   long total = full.allocs;
   const char *env = getenv("SILK_OOM_STEP");
   long forced = env ? atol(env) : 0;
-  long coarse = total > 2000 ? (total - 2000) / (sc->runs ? sc->runs : 400) + 1 : 1;
+  long coarse = total > FINE ? (total - FINE) / (sc->runs ? sc->runs : 400) + 1 : 1;
   long first = sc->console_session ? total / (sc->runs ? sc->runs : 400) + 1 : 1;
   long runs = 0, engines = 0, spiders = 0, completed = 0;
   uint64_t t0 = silk_now_ns();
@@ -273,7 +311,7 @@ static void sweep(const char *name, const scenario *sc) {
     engines += o.engine;
     spiders += o.spider;
     completed += o.items == items;
-    n += forced > 0 ? forced : sc->console_session ? first : n < 2000 ? 1 : coarse;
+    n += forced > 0 ? forced : sc->console_session ? first : n < FINE ? 1 : coarse;
   }
   /* allocation total+1 is never reached: that run is a clean one */
   outcome last = crawl(sc, total + 1, true);
@@ -289,9 +327,7 @@ static void sweep(const char *name, const scenario *sc) {
 
 /* ---- scenarios ------------------------------------------------------------------ */
 
-static void catalog_setup(long n, silk_dict *args, const char **kv, size_t cap) {
-  kv[0] = NULL;
-}
+static void catalog_setup(long n, silk_dict *args, const char **kv, size_t cap) { kv[0] = NULL; }
 
 /* A spider that takes each response to an item and follows the links of /test/links
  * pages, for crawls through redirects, retries, cookies, robots.txt and feeds. */
@@ -321,13 +357,14 @@ static silk_spider_def features_spider = {
     .parse = parse_any,
 };
 
-static char feed_dir[64];
-
 static void features_setup(long n, silk_dict *args, const char **kv, size_t cap) {
   static char urls[1024], feeds[256];
-  const char *paths[] = {"/test/redirect-chain/2", "/test/flaky?fail=1&id=%ld", "/test/gzip?bytes=5000",
-                         "/test/setcookie?a=1", "/test/status/404", "/test/meta-refresh?to=%%2Fproduct.php%%3Fpid%%3D1",
-                         "/test/links?n=4", "/private/x", "/test/deflate?bytes=3000", NULL};
+  const char *paths[] = {
+      "/test/redirect-chain/2",   "/test/flaky?fail=1&id=%ld",
+      "/test/gzip?bytes=5000",    "/test/setcookie?a=1",
+      "/test/status/404",         "/test/meta-refresh?to=%%2Fproduct.php%%3Fpid%%3D1",
+      "/test/links?n=4",          "/private/x",
+      "/test/deflate?bytes=3000", NULL};
   static long run; /* the site counts flaky failures per id: a new id each run */
   size_t k = 0;
   run++;
@@ -342,15 +379,19 @@ static void features_setup(long n, silk_dict *args, const char **kv, size_t cap)
            "FEEDS={\"%s/items.json\": {\"format\": \"json\"}, \"%s/items.csv\": "
            "{\"format\": \"csv\"}}",
            feed_dir, feed_dir);
-  const char *more[] = {"ROBOTSTXT_OBEY=1", "MEMDEBUG_ENABLED=1", "DEPTH_LIMIT=2",
-                        "CONCURRENT_REQUESTS=4", "COOKIES_DEBUG=1", feeds, NULL};
+  const char *more[] = {"ROBOTSTXT_OBEY=1",       "MEMDEBUG_ENABLED=1",
+                        "DEPTH_LIMIT=2",          "CONCURRENT_REQUESTS=4",
+                        "COOKIES_DEBUG=1",        feeds,
+                        "LOGSTATS_INTERVAL=0.01", "CLOSESPIDER_ITEMCOUNT=1000",
+                        "CLOSESPIDER_TIMEOUT=60", NULL};
   size_t i = 0;
-  for (; more[i] && i < cap; i++) kv[i] = more[i];
+  for (; more[i] && i < cap; i++)
+    kv[i] = more[i];
   kv[i] = NULL;
 }
 
 static const scenario catalog = {&silk_catalog_spider, catalog_setup};
-static const scenario features = {&features_spider, features_setup};
+static const scenario features = {&features_spider, features_setup, .plot = true};
 /* slower runs (a session each): a few hundred evenly over the whole crawl */
 static const scenario console = {&silk_catalog_spider, catalog_setup, .console_session = true,
                                  .runs = 300};
@@ -393,7 +434,7 @@ int main(void) {
       cmocka_unit_test(test_console_session),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  const char *files[] = {"items.json", "items.csv", NULL};
+  const char *files[] = {"items.json", "items.csv", "plot.svg", NULL};
   for (const char **f = files; *f; f++) {
     char path[128];
     snprintf(path, sizeof path, "%s/%s", feed_dir, *f);

@@ -92,8 +92,8 @@ static void test_queued_request_cost(void **state) {
   print_message("it_queue_cost: %ld requests queued in %.2fs: %.0f bytes a queued request "
                 "(Request, URL, method, heap slot; the heap alone %.1f), %.1f bytes a "
                 "fingerprint (%zu slots of 16 bytes), RSS %.0f bytes a request\n",
-                n, t_push, per_request, (double)heap_bytes / (double)n, per_fp,
-                fp_bytes / 16, rss_per);
+                n, t_push, per_request, (double)heap_bytes / (double)n, per_fp, fp_bytes / 16,
+                rss_per);
   assert_true(per_request < 1024);
   assert_true(per_fp < 64);
   /* RSS adds malloc's headers and rounding (and ASan its redzones: not checked there);

@@ -73,6 +73,11 @@ static series *get_series(memplot *p, silk_census_row *r) {
   snprintf(s->label, sizeof s->label, "%s[%s]", r->cls->name,
            r->spider ? r->spider->name : "engine");
   HASH_ADD(hh, p->all, key, sizeof k, s);
+  if (!s->hh.tbl) { /* uthash non-fatal OOM: not added, nobody would free it */
+    silk_free(s->v);
+    silk_free(s);
+    return NULL;
+  }
   p->nseries++;
   return s;
 }

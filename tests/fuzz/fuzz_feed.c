@@ -205,6 +205,15 @@ static void uncycle(silk_dict *d) {
     silk_list_clear((silk_list *)v->as.ref);
 }
 
+/* Live blocks and bytes of silk's own allocations: with the tracked objects, what must
+ * come back to where it was after every input (libxml2 and libcurl keep caches). */
+static int64_t silk_blocks(int64_t *bytes) {
+  silk_mem_stats st;
+  silk_mem_get_stats(&st);
+  *bytes = st.lib[SILK_LIB_SILK].bytes;
+  return st.lib[SILK_LIB_SILK].blocks;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static bool ready;
   if (!ready) {
@@ -218,6 +227,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   data++;
   size--;
   size_t baseline = silk_ref_live_total();
+  int64_t bytes0, blocks0 = silk_blocks(&bytes0);
 
   silk_dict *d = silk_dict_new();
   if (!d) abort();
@@ -272,5 +282,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uncycle(d);
   silk_ref_decref((silk_ref *)d);
   if (silk_ref_live_total() != baseline) abort(); /* a tracked object leaked */
+  int64_t bytes1;
+  if (silk_blocks(&bytes1) != blocks0 || bytes1 != bytes0) abort(); /* silk memory leaked */
   return 0;
 }

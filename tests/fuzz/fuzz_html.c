@@ -109,8 +109,18 @@ static void select_all_ways(silk_response *r, const char *expr) {
   silk_ref_decref((silk_ref *)sels);
 }
 
+/* Live blocks and bytes of silk's own allocations: with the tracked objects, what must
+ * come back to where it was after every input (libxml2 and libcurl keep caches). */
+static int64_t silk_blocks(int64_t *bytes) {
+  silk_mem_stats st;
+  silk_mem_get_stats(&st);
+  *bytes = st.lib[SILK_LIB_SILK].bytes;
+  return st.lib[SILK_LIB_SILK].blocks;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!fixed) init();
+  int64_t bytes0, blocks0 = silk_blocks(&bytes0);
 
   /* the first line, as a C string: an XPath expression and an href */
   const uint8_t *nl = memchr(data, '\n', size);
@@ -137,5 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   select_all_ways(fixed, line);
 
   if (silk_ref_live_total() != baseline) abort(); /* a tracked object leaked */
+  int64_t bytes1;
+  if (silk_blocks(&bytes1) != blocks0 || bytes1 != bytes0) abort(); /* silk memory leaked */
   return 0;
 }

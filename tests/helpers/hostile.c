@@ -52,7 +52,8 @@ struct hostile {
 static void record(hostile *h, const char *target, const char *head) {
   pthread_mutex_lock(&h->mu);
   hit *e = h->hits;
-  while (e && strcmp(e->target, target)) e = e->next;
+  while (e && strcmp(e->target, target))
+    e = e->next;
   if (!e && (e = calloc(1, sizeof *e))) {
     e->target = strdup(target);
     e->next = h->hits;
@@ -98,7 +99,8 @@ int hostile_last_request(hostile *h, const char *target, char *buf, size_t n) {
 int hostile_busy(hostile *h) {
   int n = 0;
   pthread_mutex_lock(&h->mu);
-  for (conn *c = h->conns; c; c = c->next) n += !atomic_load(&c->done);
+  for (conn *c = h->conns; c; c = c->next)
+    n += !atomic_load(&c->done);
   pthread_mutex_unlock(&h->mu);
   return n;
 }
@@ -189,7 +191,8 @@ typedef struct bytes {
 static void bput(bytes *b, const void *s, size_t n) {
   if (b->len + n > b->cap) {
     size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n) cap *= 2;
+    while (cap < b->len + n)
+      cap *= 2;
     char *q = realloc(b->p, cap);
     if (!q) abort(); /* test infrastructure: no way to go on */
     b->p = q;
@@ -213,8 +216,10 @@ static void bprintf(bytes *b, const char *fmt, ...) {
 
 /* 200 with a body and its Content-Length. */
 static int send_page(conn *c, const char *ctype, const void *body, size_t len) {
-  if (sendf(c, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-            ctype, len))
+  if (sendf(
+          c,
+          "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+          ctype, len))
     return -1;
   return send_all(c, body, len);
 }
@@ -243,7 +248,8 @@ static void ok_page(conn *c, const char *id) {
 static void header_flood(conn *c, long n) {
   bytes b = {0};
   bputs(&b, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n");
-  for (long i = 0; i < n; i++) bprintf(&b, "X-Flood-%ld: v\r\n", i);
+  for (long i = 0; i < n; i++)
+    bprintf(&b, "X-Flood-%ld: v\r\n", i);
   bputs(&b, "Content-Length: 2\r\n\r\nok");
   send_all(c, b.p, b.len);
   free(b.p);
@@ -252,7 +258,8 @@ static void header_flood(conn *c, long n) {
 static void header_huge(conn *c, long kb) {
   bytes b = {0};
   bputs(&b, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\nX-Huge: ");
-  for (long i = 0; i < kb * 1024; i++) bput(&b, "a", 1);
+  for (long i = 0; i < kb * 1024; i++)
+    bput(&b, "a", 1);
   bputs(&b, "\r\nContent-Length: 2\r\n\r\nok");
   send_all(c, b.p, b.len);
   free(b.p);
@@ -265,8 +272,9 @@ static void trickle(conn *c, const char *msg) {
 }
 
 static void bomb(conn *c, long mb, bool gzip) {
-  if (sendf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: %s\r\n"
-               "Connection: close\r\n\r\n",
+  if (sendf(c,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: %s\r\n"
+            "Connection: close\r\n\r\n",
             gzip ? "gzip" : "deflate"))
     return;
   z_stream z;
@@ -295,8 +303,9 @@ static void bomb(conn *c, long mb, bool gzip) {
 }
 
 static void big(conn *c, long n, bool cl) {
-  if (cl ? sendf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %ld\r\n"
-                    "Connection: close\r\n\r\n",
+  if (cl ? sendf(c,
+                 "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %ld\r\n"
+                 "Connection: close\r\n\r\n",
                  n)
          : send_str(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"))
     return;
@@ -321,9 +330,11 @@ static void redirect(conn *c, const char *location, size_t len) {
 static void deep(conn *c, long n) {
   bytes b = {0};
   bputs(&b, "<!DOCTYPE html>\n<html><head><title>deep</title></head><body>");
-  for (long i = 0; i < n; i++) bputs(&b, "<div>");
+  for (long i = 0; i < n; i++)
+    bputs(&b, "<div>");
   bputs(&b, "bottom");
-  for (long i = 0; i < n; i++) bputs(&b, "</div>");
+  for (long i = 0; i < n; i++)
+    bputs(&b, "</div>");
   bputs(&b, "<a href=\"/ok/after-deep\">after</a></body></html>\n");
   send_page(c, "text/html", b.p, b.len);
   free(b.p);
@@ -334,8 +345,10 @@ static void links(conn *c, long n, long distinct, long same) {
   if (same < 1) same = 1;
   bputs(&b, "<!DOCTYPE html>\n<html><head><title>links</title></head><body>\n");
   for (long i = 0; i < n; i++) {
-    if (i < distinct) bprintf(&b, "<a href=\"/ok/d%ld\">d</a>\n", i);
-    else bprintf(&b, "<a href=\"/ok/s%ld\">s</a>\n", i % same);
+    if (i < distinct)
+      bprintf(&b, "<a href=\"/ok/d%ld\">d</a>\n", i);
+    else
+      bprintf(&b, "<a href=\"/ok/s%ld\">s</a>\n", i % same);
   }
   bputs(&b, "</body></html>\n");
   send_page(c, "text/html", b.p, b.len);
@@ -377,8 +390,9 @@ static void dispatch(conn *c, const char *target) {
   }
   if (!strcmp(path, "/header/nocolon")) {
     static const char body[] = "<html><head><title>nocolon</title></head></html>";
-    sendf(c, "HTTP/1.1 200 OK\r\nThis line has no colon\r\nContent-Type: text/html\r\n"
-             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+    sendf(c,
+          "HTTP/1.1 200 OK\r\nThis line has no colon\r\nContent-Type: text/html\r\n"
+          "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
           sizeof body - 1, body);
     return;
   }
@@ -431,7 +445,8 @@ static void dispatch(conn *c, const char *target) {
   }
   if (!strcmp(path, "/bomb/gzip")) return bomb(c, query_long(query, "mb", 1024), true);
   if (!strcmp(path, "/bomb/deflate")) return bomb(c, query_long(query, "mb", 1024), false);
-  if (!strcmp(path, "/big")) return big(c, query_long(query, "bytes", 0), query_long(query, "cl", 0) == 1);
+  if (!strcmp(path, "/big"))
+    return big(c, query_long(query, "bytes", 0), query_long(query, "cl", 0) == 1);
   if (!strcmp(path, "/redirect/loop")) return redirect(c, "/redirect/loop", 14);
   if (!strcmp(path, "/redirect/file")) return redirect(c, "file:///etc/passwd", 18);
   if (!strcmp(path, "/redirect/ftp")) return redirect(c, "ftp://127.0.0.1/pub/x", 21);
@@ -470,8 +485,9 @@ static void dispatch(conn *c, const char *target) {
     return;
   }
   static const char nf[] = "not found\n";
-  sendf(c, "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-           "Connection: close\r\n\r\n%s",
+  sendf(c,
+        "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+        "Connection: close\r\n\r\n%s",
         sizeof nf - 1, nf);
 }
 
@@ -576,9 +592,8 @@ hostile *hostile_start(int *port) {
   h->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t alen = sizeof a;
-  if (h->lfd < 0 || bind(h->lfd, (struct sockaddr *)&a, sizeof a) ||
-      listen(h->lfd, 512) || getsockname(h->lfd, (struct sockaddr *)&a, &alen) ||
-      pipe2(h->wake, O_CLOEXEC)) {
+  if (h->lfd < 0 || bind(h->lfd, (struct sockaddr *)&a, sizeof a) || listen(h->lfd, 512) ||
+      getsockname(h->lfd, (struct sockaddr *)&a, &alen) || pipe2(h->wake, O_CLOEXEC)) {
     perror("hostile: listen");
     if (h->lfd >= 0) close(h->lfd);
     free(h);
