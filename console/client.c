@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -139,8 +141,13 @@ static int wait_prompt(client *cl, const char *prompt, int timeout_ms, bool logi
 }
 
 static void send_line(client *cl, const char *line, size_t n) {
-  telnet_send(cl->telnet, line, n);
-  telnet_send(cl->telnet, "\r\n", 2);
+  /* one write: a separate CR LF would wait for the server's delayed ACK (40 ms a line) */
+  char *buf = silk_malloc(n + 2);
+  if (!buf) return;
+  memcpy(buf, line, n);
+  memcpy(buf + n, "\r\n", 2);
+  telnet_send(cl->telnet, buf, n + 2);
+  silk_free(buf);
 }
 
 static int connect_to(const char *host, const char *port, int *fd_out) {
@@ -157,6 +164,8 @@ static int connect_to(const char *host, const char *port, int *fd_out) {
     }
     if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
       freeaddrinfo(res);
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       *fd_out = fd;
       return 0;
     }

@@ -17,6 +17,8 @@
 
 /* ---- responses ------------------------------------------------------------------- */
 
+static void drop_doc(silk_response *r);
+
 static void response_destroy(silk_ref *self) {
   silk_response *r = (silk_response *)self;
   silk_free(r->url);
@@ -25,7 +27,7 @@ static void response_destroy(silk_ref *self) {
   silk_free(r->base_url);
   silk_headers_release(&r->headers);
   /* the document goes with its response (Scrapy #2977: a cached selector kept it) */
-  if (r->doc) xmlFreeDoc(r->doc);
+  drop_doc(r);
   silk_ref_decref((silk_ref *)r->request);
   silk_ref_decref((silk_ref *)r->flags);
 }
@@ -297,7 +299,7 @@ static void note_too_deep(silk_response *r) {
 void silk_response_attach_doc(silk_response *r, silk__xml_doc *doc, size_t doc_bytes,
                               bool too_deep) {
   if (too_deep) note_too_deep(r);
-  if (r->doc) xmlFreeDoc(r->doc);
+  drop_doc(r);
   r->doc = doc;
   r->doc_bytes = doc_bytes;
   silk_free(r->base_url);
@@ -322,13 +324,29 @@ int silk_response_parse(silk_response *r) {
   return r->doc ? 0 : silk_fail(SILK_EPARSE, "cannot parse %s", r->url);
 }
 
+/* One XPath context per document, made on its first query: building one sets up the
+ * whole XPath function table, and a page is queried several times. */
+static xmlXPathContextPtr xpath_ctx(silk_response *r) {
+  if (!r->xpath) r->xpath = xmlXPathNewContext(r->doc);
+  xmlXPathContextPtr ctx = r->xpath;
+  if (ctx) ctx->node = NULL; /* queries start at the document unless told otherwise */
+  return ctx;
+}
+
+static void drop_doc(silk_response *r) {
+  if (r->xpath) xmlXPathFreeContext(r->xpath);
+  r->xpath = NULL;
+  if (r->doc) xmlFreeDoc(r->doc);
+  r->doc = NULL;
+}
+
 /* <base href> changes what relative links mean. Looked up once per document and kept:
  * a spider joins every link of a page, and a million-node page made each lookup cost a
  * full tree walk. */
 static const char *base_url(silk_response *r) {
   if (!r->doc || r->base_looked_up) return r->base_url ? r->base_url : r->url;
   xmlChar *base_href = NULL;
-  xmlXPathContextPtr ctx = xmlXPathNewContext(r->doc);
+  xmlXPathContextPtr ctx = xpath_ctx(r);
   xmlXPathObjectPtr res = ctx ? xmlXPathEvalExpression((const xmlChar *)"//base/@href", ctx) : NULL;
   if (res && res->nodesetval && res->nodesetval->nodeNr > 0) {
     base_href = xmlNodeGetContent(res->nodesetval->nodeTab[0]);
@@ -338,7 +356,6 @@ static const char *base_url(silk_response *r) {
   xmlFree(base_href);
   r->base_looked_up = res != NULL; /* a failed evaluation (out of memory) is tried again */
   xmlXPathFreeObject(res);
-  xmlXPathFreeContext(ctx);
   return r->base_url ? r->base_url : r->url;
 }
 
@@ -451,14 +468,14 @@ static silk_selector *new_selector(silk_response *r, xmlNodePtr node, const char
 static silk_list *eval_xpath(silk_response *r, xmlNodePtr ctx_node, const char *expr) {
   int rc = silk_response_parse(r);
   if (rc) return NULL;
-  xmlXPathContextPtr ctx = xmlXPathNewContext(r->doc);
+  xmlXPathContextPtr ctx = xpath_ctx(r);
   if (!ctx) {
     silk_fail(SILK_ENOMEM, "out of memory");
     return NULL;
   }
   if (ctx_node) ctx->node = ctx_node;
   xmlXPathObjectPtr res = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
-  xmlXPathFreeContext(ctx);
+  ctx->node = NULL;
   if (!res) {
     silk_fail(SILK_EPARSE, "invalid XPath expression: '%.200s'", expr);
     return NULL;
@@ -566,7 +583,7 @@ silk_list *silk_response_links(silk_response *r) {
   if (silk_response_parse(r)) return NULL;
   silk_list *out = silk_list_new();
   if (!out) return NULL;
-  xmlXPathContextPtr ctx = xmlXPathNewContext(r->doc);
+  xmlXPathContextPtr ctx = xpath_ctx(r);
   xmlXPathObjectPtr res = ctx ? xmlXPathEvalExpression((const xmlChar *)"//a/@href", ctx) : NULL;
   /* seen: joined URLs already listed; hrefs: raw href texts already joined, so a link
    * repeated all over a page (navigation, a million copies on a hostile one) is joined
@@ -614,6 +631,5 @@ silk_list *silk_response_links(silk_response *r) {
     silk_free(e);
   }
   xmlXPathFreeObject(res);
-  xmlXPathFreeContext(ctx);
   return out;
 }

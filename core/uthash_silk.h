@@ -7,4 +7,10 @@
 #define uthash_free(ptr, sz) silk_free(ptr)
 #define HASH_NONFATAL_OOM 1
 #include <uthash.h>
+/* start tables at 4 buckets, not 32: most of silk's dicts (a request's meta) hold one or
+ * two entries, and a million queued requests each carry one */
+#undef HASH_INITIAL_NUM_BUCKETS
+#undef HASH_INITIAL_NUM_BUCKETS_LOG2
+#define HASH_INITIAL_NUM_BUCKETS 4U
+#define HASH_INITIAL_NUM_BUCKETS_LOG2 2U
 #endif

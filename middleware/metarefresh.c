@@ -33,8 +33,10 @@ typedef struct span {
 /* Case-insensitive search for needle in [p, end). */
 static const char *find_ci(const char *p, const char *end, const char *needle) {
   size_t n = strlen(needle);
+  /* runs over the first 4 KiB of every HTML page: test the first byte before calling out */
+  int lo = tolower((unsigned char)needle[0]), up = toupper((unsigned char)needle[0]);
   for (; p + n <= end; p++)
-    if (!strncasecmp(p, needle, n)) return p;
+    if ((*p == lo || *p == up) && !strncasecmp(p, needle, n)) return p;
   return NULL;
 }
 

@@ -23,11 +23,19 @@ static int parse(silk_spider *spider, silk_response *response, silk_output *out)
       silk_free(title);
       return SILK_ENOMEM;
     }
-    /* a listing page shows many prices: only a page with exactly one has "its" price */
-    char *price = silk_response_xpath_get(
-        response,
-        "normalize-space(//*[contains(concat(' ', normalize-space(@class), ' '), ' price ')]"
-        "[count(//*[contains(concat(' ', normalize-space(@class), ' '), ' price ')]) = 1])");
+    /* a listing page shows many prices: only a page with exactly one has "its" price
+     * (selected once: a count() inside the predicate rescans the page per match) */
+    char *price = NULL;
+    silk_list *prices = silk_response_xpath(
+        response, "//*[contains(concat(' ', normalize-space(@class), ' '), ' price ')]");
+    if (prices && silk_list_len(prices) == 1) {
+      silk_selector *sel = (silk_selector *)silk_list_get(prices, 0)->as.ref;
+      silk_list *t = silk_selector_xpath(sel, "normalize-space(.)");
+      const silk_value *v = t ? silk_list_get(t, 0) : NULL;
+      if (v) price = silk_selector_get((silk_selector *)v->as.ref);
+      SILK_DECREF(t);
+    }
+    SILK_DECREF(prices);
     silk_item_set_str(item, "url", response->url);
     silk_item_set_str(item, "title", title);
     if (price && *price) silk_item_set_str(item, "price", price);
