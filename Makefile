@@ -25,10 +25,13 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# The whole suite, then again under AddressSanitizer + LeakSanitizer + UBSan.
+# The whole suite, then again under AddressSanitizer + LeakSanitizer + UBSan, then every
+# fuzz target for FUZZ_SECONDS (60) each, two at a time on two cores.
+FUZZ_SECONDS ?= 60
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

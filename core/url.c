@@ -83,12 +83,16 @@ char *silk_url_join(const char *base, const char *href) {
   if (!h) return NULL;
   CURLU *u = curl_url();
   char *r = NULL;
-  /* the base's fragment plays no part in a join (RFC 3986 5.2.2), but libcurl 7.x keeps
-   * it and resolves a relative path or query inside it: "/b#f/c" + "?q" gave "/b#f/c?q" */
+  /* RFC 3986 5.2.2, where libcurl 7.x differs: the base's fragment plays no part (curl
+   * resolved "?q" inside it: "/b#f/c" + "?q" gave "/b#f/c?q"), and "" or "#frag" is the
+   * base document itself (curl gave the base's directory, so every in-page anchor was a
+   * link to another page) */
+  bool same_doc = !*h || *h == '#';
   if (u && curl_url_set(u, CURLUPART_URL, base, CURLU_URLENCODE) == CURLUE_OK &&
       curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) == CURLUE_OK &&
-      curl_url_set(u, CURLUPART_URL, h, CURLU_URLENCODE | CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK)
-    r = finish(u, h);
+      (same_doc ||
+       curl_url_set(u, CURLUPART_URL, h, CURLU_URLENCODE | CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK))
+    r = finish(u, same_doc ? base : h);
   else silk_fail(SILK_EURL, "cannot join '%.200s' to '%.200s'", h, base);
   curl_url_cleanup(u);
   silk_free(h);

@@ -139,6 +139,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *j3 = silk_url_join(nb, href);
     if (!j3 != !joined || (j3 && strcmp(j3, joined))) abort();
     silk_free(j3);
+    /* an empty reference or a bare fragment is the base document itself (RFC 3986) */
+    static const char *const same_doc[] = {"", "#", "#top", " #x "};
+    for (size_t i = 0; i < sizeof same_doc / sizeof *same_doc; i++) {
+      char *j = silk_url_join(base, same_doc[i]);
+      if (!j || strcmp(j, nb)) abort();
+      silk_free(j);
+    }
   }
   silk_free(joined);
   silk_free(nb);

@@ -75,11 +75,92 @@ static void test_canonicalize_query_of_separators(void **state) {
   }
 }
 
+/* fuzz_url: libcurl 7.x resolves two kinds of reference unlike RFC 3986, which silk_url_join
+ * now corrects: "" and "#frag" gave the base's directory (so every in-page anchor was a link
+ * to another page), and a base's fragment swallowed a relative query ("b#f" + "?q" gave
+ * "b#f?q", then "b" once the fragment was dropped). Here are the RFC's own examples
+ * (section 5.4, fragments dropped as silk does), from a base with and without fragment. */
+static void test_join_rfc3986_examples(void **state) {
+  static const char *const cases[][2] = {
+      {"g", "http://a/b/c/g"},
+      {"./g", "http://a/b/c/g"},
+      {"g/", "http://a/b/c/g/"},
+      {"/g", "http://a/g"},
+      {"//g", "http://g/"},
+      {"?y", "http://a/b/c/d;p?y"},
+      {"g?y", "http://a/b/c/g?y"},
+      {"#s", "http://a/b/c/d;p?q"},
+      {"g#s", "http://a/b/c/g"},
+      {"g?y#s", "http://a/b/c/g?y"},
+      {";x", "http://a/b/c/;x"},
+      {"g;x", "http://a/b/c/g;x"},
+      {"g;x?y#s", "http://a/b/c/g;x?y"},
+      {"", "http://a/b/c/d;p?q"},
+      {".", "http://a/b/c/"},
+      {"./", "http://a/b/c/"},
+      {"..", "http://a/b/"},
+      {"../", "http://a/b/"},
+      {"../g", "http://a/b/g"},
+      {"../..", "http://a/"},
+      {"../../", "http://a/"},
+      {"../../g", "http://a/g"},
+      {"../../../g", "http://a/g"},
+      {"../../../../g", "http://a/g"},
+      {"/./g", "http://a/g"},
+      {"/../g", "http://a/g"},
+      {"g.", "http://a/b/c/g."},
+      {".g", "http://a/b/c/.g"},
+      {"g..", "http://a/b/c/g.."},
+      {"..g", "http://a/b/c/..g"},
+      {"./../g", "http://a/b/g"},
+      {"./g/.", "http://a/b/c/g/"},
+      {"g/./h", "http://a/b/c/g/h"},
+      {"g/../h", "http://a/b/c/h"},
+      {"g;x=1/./y", "http://a/b/c/g;x=1/y"},
+      {"g;x=1/../y", "http://a/b/c/y"},
+      {"g?y/./x", "http://a/b/c/g?y/./x"},
+      {"g?y/../x", "http://a/b/c/g?y/../x"},
+      {"g#s/./x", "http://a/b/c/g"},
+      {"g#s/../x", "http://a/b/c/g"},
+  };
+  static const char *const bases[] = {"http://a/b/c/d;p?q", "http://a/b/c/d;p?q#f/g/h"};
+  for (size_t b = 0; b < 2; b++)
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+      char *j = silk_url_join(bases[b], cases[i][0]);
+      if (!j || strcmp(j, cases[i][1]))
+        fail_msg("join('%s', '%s') gave %s, not %s", bases[b], cases[i][0], j ? j : "NULL",
+                 cases[i][1]);
+      silk_free(j);
+    }
+}
+
+/* The same through a page: an in-page anchor is a link to the page itself. */
+static void test_links_in_page_anchor(void **state) {
+  static const char html[] = "<html><body><a href=\"#top\">t</a><a href=\"\">e</a>"
+                             "<a href=\"?p=2\">n</a></body></html>";
+  silk_headers h = {0};
+  assert_int_equal(silk_headers_add(&h, "Content-Type", "text/html"), 0);
+  char *body = silk_malloc(sizeof html);
+  memcpy(body, html, sizeof html);
+  silk_response *r =
+      silk_response_new("http://example.com/a/page?p=1#frag", 200, &h, body, sizeof html - 1, NULL);
+  assert_non_null(r);
+  silk_list *links = silk_response_links(r);
+  assert_non_null(links);
+  assert_int_equal(silk_list_len(links), 2);
+  assert_string_equal(silk_list_get(links, 0)->as.s.ptr, "http://example.com/a/page?p=1");
+  assert_string_equal(silk_list_get(links, 1)->as.s.ptr, "http://example.com/a/page?p=2");
+  silk_ref_decref((silk_ref *)links);
+  silk_ref_decref(&r->base);
+}
+
 int main(void) {
   test_init();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_repr_of_self_containing_containers, test_teardown_clean),
       cmocka_unit_test_teardown(test_canonicalize_query_of_separators, test_teardown_clean),
+      cmocka_unit_test_teardown(test_join_rfc3986_examples, test_teardown_clean),
+      cmocka_unit_test_teardown(test_links_in_page_anchor, test_teardown_clean),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,16 +20,17 @@ mkdir -p "$artifacts"
 work=$(mktemp -d "${TMPDIR:-/tmp}/silk-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-passed=0
-failed=0
-for src in "$here"/fuzz_*.c; do
+jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
+
+# One target: its summary line goes to $work/<name>.result, "ok" or "FAIL" first.
+fuzz_one() {
+  local src=$1 name short bin corpus seeds log start rc took runs cov units
   name=$(basename "$src" .c)
   short=${name#fuzz_}
   bin="$build/$name"
   if [ ! -x "$bin" ]; then
-    echo "FAIL $name: not built ($bin missing)"
-    failed=$((failed + 1))
-    continue
+    echo "FAIL $name: not built ($bin missing)" > "$work/$name.result"
+    return
   fi
   corpus="$work/corpus_$short"
   mkdir -p "$corpus"
@@ -51,14 +52,33 @@ for src in "$here"/fuzz_*.c; do
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
   units=$(ls "$corpus" | wc -l)
   if [ $rc -eq 0 ]; then
-    echo "ok   $name: ${runs:-?} runs in ${took}s, ${cov:-cov: ?}, corpus $seeds -> $units"
-    passed=$((passed + 1))
+    echo "ok   $name: ${runs:-?} runs in ${took}s, ${cov:-cov: ?}, corpus $seeds -> $units" > "$work/$name.result"
   else
-    echo "FAIL $name: exit $rc after ${took}s; inputs kept in $artifacts"
-    grep -E 'ERROR:|SUMMARY:|runtime error|Test unit written' "$log" | head -8 | sed 's/^/     /'
+    {
+      echo "FAIL $name: exit $rc after ${took}s; inputs kept in $artifacts"
+      grep -E 'ERROR:|SUMMARY:|runtime error|Test unit written' "$log" | head -8 | sed 's/^/     /'
+    } > "$work/$name.result"
     cp "$log" "$artifacts/$name.log"
-    failed=$((failed + 1))
   fi
+}
+
+# as many targets at once as there are cores: each gets its full time, the run is shorter
+running=0
+for src in "$here"/fuzz_*.c; do
+  fuzz_one "$src" &
+  running=$((running + 1))
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+done
+wait
+passed=0
+failed=0
+for src in "$here"/fuzz_*.c; do
+  r="$work/$(basename "$src" .c).result"
+  cat "$r"
+  if head -1 "$r" | grep -q '^ok'; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
 if [ -z "$(ls -A "$artifacts")" ] && [ -z "${FUZZ_ARTIFACTS:-}" ]; then rmdir "$artifacts"; fi
 echo "$passed passed, $failed failed"
