@@ -22,9 +22,10 @@ run() { # NAME SPIDERS...
     -s CLOSESPIDER_PAGECOUNT=80 -s TELNETCONSOLE_PORT="[0, 0]" > "$tmp/$name.log" 2>&1
   local rc=$?
   set -e
+  local report
+  report=$(grep -A3 "Live references after the crawl" "$tmp/$name.log" || true)
   if [ $rc -ne 99 ] && grep -q "ERROR SUMMARY: 0 errors" "$tmp/$name.vg" &&
-     grep -A3 "Live references after the crawl" "$tmp/$name.log" | grep -q "INFO" &&
-     ! grep -A3 "Live references after the crawl" "$tmp/$name.log" | grep -q "oldest:"; then
+     [[ $report == *INFO* ]] && [[ $report != *oldest:* ]]; then
     pass=$((pass+1))
   else
     fail=$((fail+1))
