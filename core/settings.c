@@ -144,9 +144,20 @@ static const char *type_phrase(silk_setting_type type) {
 
 static int parse_text(const silk_setting_def *def, const char *text, silk_value *out);
 
+/* A name `-s KEY=VALUE` can give: printable ASCII, no blank (-s trims them) and no '='. */
+static bool settable_name(const char *name) {
+  if (!*name) return false;
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+    if (*p <= ' ' || *p >= 0x7f || *p == '=') return false;
+  return true;
+}
+
 int silk_settings_define(const silk_setting_def *def) {
   if (!def || !def->name || !*def->name || (unsigned)def->type > SILK_SET_DICT)
     return silk_fail(SILK_EINVAL, "invalid setting definition");
+  if (!settable_name(def->name))
+    return silk_fail(SILK_EINVAL, "invalid setting name '%.60s': -s KEY=VALUE could not set it",
+                     def->name);
   int rc = registry_ready();
   if (rc) return rc;
   const silk_setting_def *old = find_def(def->name, NULL);

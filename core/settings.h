@@ -31,7 +31,8 @@ typedef struct silk_setting_def {
 extern silk_class silk_settings_class;
 
 /* Declare an extra setting (for user components) before settings objects are made;
- * SILK_EINVAL if the name exists with another type. */
+ * SILK_EINVAL if the name exists with another type, or is not one `-s KEY=VALUE` can give
+ * (printable ASCII without blanks or '='). */
 int silk_settings_define(const silk_setting_def *def);
 /* Iterate every known setting definition: pass NULL first. */
 const silk_setting_def *silk_settings_def_next(const silk_setting_def *prev);

@@ -13,7 +13,8 @@
  * Checks: the JSON text parses with jansson (NULs allowed) and gives back every key and
  * string value after the invalid-UTF-8 replacement, floats exactly; ASCII JSON is ASCII;
  * the CSV header and row parse back with silk_feed_csv_parse_record to the replaced keys
- * and values, consuming exactly what was written; no tracked object leaks. */
+ * and values, consuming exactly what was written; no tracked object or silk allocation
+ * outlives the input. */
 #include <jansson.h>
 #include <math.h>
 #include <stdbool.h>

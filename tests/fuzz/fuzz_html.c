@@ -3,7 +3,8 @@
  * on it. The input's first line is also used as an XPath expression on a small fixed
  * document (and relative to a selector of it) and as an href joined to the fuzzed page,
  * which honours its <base href>. Crashes, sanitizer reports, a link that is not an
- * absolute http(s) URL, a duplicated link or a leaked tracked object are findings.
+ * absolute http(s) URL, a duplicated link or a leaked tracked object or silk allocation
+ * are findings.
  *
  *   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DSILK_FUZZ=ON -DSILK_SANITIZE=ON
  *   cmake --build build-fuzz --target fuzz_html

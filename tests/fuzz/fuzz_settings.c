@@ -12,8 +12,9 @@
  *   ./build-fuzz/fuzz_settings tests/fuzz/corpus_settings
  *
  * Besides crashes and sanitizer reports it checks that a failure always leaves a message,
- * that a value that was accepted has the setting's type, that every value read back can
- * be set again with silk_settings_set_value, and that no tracked object leaks. */
+ * that silk_settings_set and the -s path agree, that a value that was accepted has the
+ * setting's type, that every value read back can be set again with silk_settings_set_value,
+ * and that no tracked object or silk allocation outlives the input. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -9,7 +9,9 @@
  *
  * Besides crashes and sanitizer reports it checks what the dupefilter relies on: whatever
  * normalisation accepts is an http(s) URL and normalising it again changes nothing, the
- * canonical form is itself canonical, and a request's fingerprint is stable. */
+ * canonical form is itself canonical, a join does not depend on how the base is spelled,
+ * "" and "#frag" join to the base itself (RFC 3986), a request's fingerprint is stable, and
+ * no tracked object or silk allocation outlives the input. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
