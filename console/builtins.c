@@ -25,22 +25,7 @@ static int check(const silk_args *args, const char *f, size_t lo, size_t hi,
 
 static int write_buf(const silk_buf *b) { return silk_console_write(b->ptr, b->len); }
 
-static bool is_list(const silk_value *v) {
-  return v->type == SILK_T_REF && v->as.ref->cls == &silk_list_class;
-}
-static bool is_dict(const silk_value *v) {
-  return v->type == SILK_T_REF && v->as.ref->cls == &silk_dict_class;
-}
 
-/* A str built by the caller, checked against the console's string cap. */
-static int str_result(silk_buf *b, silk_value *out) {
-  if (silk__charge_current(b->len)) return SILK_ETOOBIG;
-  size_t n;
-  char *s = silk_buf_detach(b, &n);
-  if (!s) return SILK_ENOMEM;
-  silk_value_str_take(out, s, n);
-  return 0;
-}
 
 /* ---- live references (Scrapy's trackref) ----------------------------------------------- */
 
@@ -54,7 +39,7 @@ static const char *const console_classes[] = {"builtin_function_or_method", "mod
  * the call. */
 static int ignore_names(const silk_value *v, const char ***names) {
   size_t nfixed = sizeof console_classes / sizeof *console_classes - 1;
-  silk_list *l = v && is_list(v) ? (silk_list *)v->as.ref : NULL;
+  silk_list *l = v && silk__is_list(v) ? (silk_list *)v->as.ref : NULL;
   size_t nargs = l ? silk_list_len(l) : (v && v->type != SILK_T_NONE) ? 1 : 0;
   const char **a = silk_calloc(nfixed + nargs + 1, sizeof *a);
   if (!a) return SILK_ENOMEM;
@@ -65,7 +50,7 @@ static int ignore_names(const silk_value *v, const char ***names) {
     const silk_value *x = l ? silk_list_get(l, (long)i) : v;
     if (x->type == SILK_T_STR) {
       a[n++] = x->as.s.ptr;
-    } else if (x->type == SILK_T_REF && !is_list(x)) {
+    } else if (x->type == SILK_T_REF && !silk__is_list(x)) {
       a[n++] = x->as.ref->cls->name;
     } else {
       silk_free(a);
@@ -165,7 +150,7 @@ static int fn_repr(ARGS) {
   rc = silk_console_repr(&args->pos[0], &b);
   if (rc == SILK_ETOOBIG)
     rc = silk_fail(SILK_ETOOBIG, "repr too large (limit %u bytes)", LANG_MAX_STR);
-  if (!rc) rc = str_result(&b, out);
+  if (!rc) rc = silk__str_result(&b, out);
   silk_buf_release(&b);
   return rc;
 }
@@ -703,7 +688,7 @@ static int sorted_keys(silk_dict *d, const char ***keys, size_t *n) {
 static int pp_oneline(const silk_value *v, silk_buf *b, int depth) {
   if (depth > LANG_MAX_REPR_DEPTH) return silk_buf_puts(b, "...");
   int rc = 0;
-  if (is_list(v)) {
+  if (silk__is_list(v)) {
     silk_list *l = (silk_list *)v->as.ref;
     rc = silk_buf_putc(b, '[');
     for (size_t i = 0; i < silk_list_len(l) && !rc; i++) {
@@ -712,7 +697,7 @@ static int pp_oneline(const silk_value *v, silk_buf *b, int depth) {
     }
     return rc ? rc : silk_buf_putc(b, ']');
   }
-  if (is_dict(v)) {
+  if (silk__is_dict(v)) {
     silk_dict *d = (silk_dict *)v->as.ref;
     const char **keys;
     size_t n;
@@ -741,7 +726,7 @@ static int pp_format(const silk_value *v, silk_buf *out, size_t col, int depth) 
   silk_buf one = SILK_BUF_INIT;
   one.limit = col < PP_WIDTH ? PP_WIDTH - col : 1;
   int rc = pp_oneline(v, &one, 0);
-  if (!rc || (!is_list(v) && !is_dict(v)) || depth > LANG_MAX_REPR_DEPTH) {
+  if (!rc || (!silk__is_list(v) && !silk__is_dict(v)) || depth > LANG_MAX_REPR_DEPTH) {
     silk_buf_release(&one);
     if (!rc) return pp_oneline(v, out, 0);
     return rc == SILK_ETOOBIG ? silk_console_repr(v, out) : rc;
@@ -749,7 +734,7 @@ static int pp_format(const silk_value *v, silk_buf *out, size_t col, int depth) 
   silk_buf_release(&one);
   if (rc != SILK_ETOOBIG) return rc;
   rc = 0;
-  if (is_list(v)) {
+  if (silk__is_list(v)) {
     silk_list *l = (silk_list *)v->as.ref;
     rc = silk_buf_putc(out, '[');
     for (size_t i = 0; i < silk_list_len(l) && !rc; i++) {

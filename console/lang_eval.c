@@ -80,12 +80,6 @@ static int nomem(lang_ctx *c) { return silk__exc_set(&c->exc, "MemoryError", "ou
 
 static const char *tname(const silk_value *v) { return silk_value_type_name(v); }
 
-static bool is_list(const silk_value *v) {
-  return v->type == SILK_T_REF && v->as.ref->cls == &silk_list_class;
-}
-static bool is_dict(const silk_value *v) {
-  return v->type == SILK_T_REF && v->as.ref->cls == &silk_dict_class;
-}
 static bool is_num(const silk_value *v) {
   return v->type == SILK_T_BOOL || v->type == SILK_T_INT || v->type == SILK_T_FLOAT;
 }
@@ -153,8 +147,8 @@ static int repr_dict(silk_dict *d, silk_buf *out, int depth) {
 
 static int repr_depth(const silk_value *v, silk_buf *out, int depth) {
   if (v->type == SILK_T_FLOAT) return silk_float_repr(v->as.f, out);
-  if (is_list(v)) return repr_list((silk_list *)v->as.ref, out, depth);
-  if (is_dict(v)) return repr_dict((silk_dict *)v->as.ref, out, depth);
+  if (silk__is_list(v)) return repr_list((silk_list *)v->as.ref, out, depth);
+  if (silk__is_dict(v)) return repr_dict((silk_dict *)v->as.ref, out, depth);
   return silk_value_repr(v, out);
 }
 
@@ -165,7 +159,7 @@ int silk_console_repr(const silk_value *v, silk_buf *out) { return repr_depth(v,
  * two huge structures cannot stall the loop. */
 static int equal_depth(lang_ctx *c, const silk_value *a, const silk_value *b, int depth) {
   if (depth > LANG_MAX_REPR_DEPTH) return 0;
-  if (is_list(a) && is_list(b)) {
+  if (silk__is_list(a) && silk__is_list(b)) {
     silk_list *x = (silk_list *)a->as.ref, *y = (silk_list *)b->as.ref;
     if (x == y) return 1;
     size_t n = silk_list_len(x);
@@ -177,7 +171,7 @@ static int equal_depth(lang_ctx *c, const silk_value *a, const silk_value *b, in
     }
     return 1;
   }
-  if (is_dict(a) && is_dict(b)) {
+  if (silk__is_dict(a) && silk__is_dict(b)) {
     silk_dict *x = (silk_dict *)a->as.ref, *y = (silk_dict *)b->as.ref;
     if (x == y) return 1;
     if (silk_dict_len(x) != silk_dict_len(y)) return 0;
@@ -223,19 +217,19 @@ bool silk_console_equal(const silk_value *a, const silk_value *b) {
 }
 
 int silk_console_iter(const silk_value *v, silk_list **out) {
-  if (is_list(v)) {
+  if (silk__is_list(v)) {
     silk_ref_incref(v->as.ref);
     *out = (silk_list *)v->as.ref;
     return 0;
   }
-  size_t n = is_dict(v)              ? silk_dict_len((silk_dict *)v->as.ref)
+  size_t n = silk__is_dict(v)              ? silk_dict_len((silk_dict *)v->as.ref)
              : v->type == SILK_T_STR ? v->as.s.len
                                      : 0;
   if (silk__charge_current(n * (sizeof(silk_value) + 16))) return SILK_ETOOBIG;
   silk_list *l = silk_list_new();
   if (!l) return SILK_ENOMEM;
   int rc = 0;
-  if (is_dict(v)) {
+  if (silk__is_dict(v)) {
     void *it = NULL;
     const char *k;
     while (!rc && silk_dict_next((silk_dict *)v->as.ref, &it, &k, NULL))
@@ -331,7 +325,7 @@ static int get_item(lang_ctx *c, const silk_value *v, const silk_value *key, sil
     if (i < 0 || i >= n) return silk__exc_set(&c->exc, "IndexError", "string index out of range");
     return silk_value_str(out, v->as.s.ptr + i, 1) ? nomem(c) : 0;
   }
-  if (is_dict(v)) { /* keys are strings: any other key is simply missing */
+  if (silk__is_dict(v)) { /* keys are strings: any other key is simply missing */
     const silk_value *x =
         key->type == SILK_T_STR ? silk_dict_get((silk_dict *)v->as.ref, key->as.s.ptr) : NULL;
     if (!x || (key->type == SILK_T_STR && strlen(key->as.s.ptr) != key->as.s.len))
@@ -378,7 +372,7 @@ static int get_slice(lang_ctx *c, const silk_value *v, const silk_value *lo, con
   int64_t len;
   if (v->type == SILK_T_STR)
     len = (int64_t)v->as.s.len;
-  else if (is_list(v))
+  else if (silk__is_list(v))
     len = (int64_t)silk_list_len((silk_list *)v->as.ref);
   else
     return silk__exc_set(&c->exc, "TypeError", "'%s' object is not subscriptable", tname(v));
@@ -661,16 +655,16 @@ int silk__binop(lang_ctx *c, int op, const silk_value *a, const silk_value *b, s
     return rc;
   }
   if (op == T_PLUS) {
-    if ((a->type == SILK_T_STR && b->type == SILK_T_STR) || (is_list(a) && is_list(b)))
+    if ((a->type == SILK_T_STR && b->type == SILK_T_STR) || (silk__is_list(a) && silk__is_list(b)))
       return concat(c, a, b, out);
-    if (a->type == SILK_T_STR || is_list(a))
+    if (a->type == SILK_T_STR || silk__is_list(a))
       return silk__exc_set(&c->exc, "TypeError", "can only concatenate %s (not \"%s\") to %s",
                            tname(a), tname(b), tname(a));
   }
   if (op == T_STAR) {
-    const silk_value *seq = a->type == SILK_T_STR || is_list(a) ? a : b;
+    const silk_value *seq = a->type == SILK_T_STR || silk__is_list(a) ? a : b;
     const silk_value *n = seq == a ? b : a;
-    if (seq->type == SILK_T_STR || is_list(seq)) {
+    if (seq->type == SILK_T_STR || silk__is_list(seq)) {
       if (!is_intlike(n))
         return silk__exc_set(&c->exc, "TypeError",
                              "can't multiply sequence by non-int of type '%s'", tname(n));
@@ -705,7 +699,7 @@ static int order(lang_ctx *c, int op, const silk_value *a, const silk_value *b, 
     *res = op == T_LT ? r < 0 : op == T_LE ? r <= 0 : op == T_GT ? r > 0 : r >= 0;
     return 0;
   }
-  if (is_list(a) && is_list(b) && depth < LANG_MAX_REPR_DEPTH) {
+  if (silk__is_list(a) && silk__is_list(b) && depth < LANG_MAX_REPR_DEPTH) {
     silk_list *x = (silk_list *)a->as.ref, *y = (silk_list *)b->as.ref;
     size_t nx = silk_list_len(x), ny = silk_list_len(y), i;
     for (i = 0; i < nx && i < ny; i++) {
@@ -746,13 +740,13 @@ static int contains(lang_ctx *c, const silk_value *hay, const silk_value *needle
            memmem(hay->as.s.ptr, hay->as.s.len, needle->as.s.ptr, needle->as.s.len) != NULL;
     return 0;
   }
-  if (is_dict(hay)) {
+  if (silk__is_dict(hay)) {
     *res = needle->type == SILK_T_STR && strlen(needle->as.s.ptr) == needle->as.s.len &&
            silk_dict_get((silk_dict *)hay->as.ref, needle->as.s.ptr) != NULL;
     return 0;
   }
   if (hay->type == SILK_T_REF &&
-      (is_list(hay) || (hay->as.ref->cls->len && hay->as.ref->cls->getitem))) {
+      (silk__is_list(hay) || (hay->as.ref->cls->len && hay->as.ref->cls->getitem))) {
     silk_list *l;
     int rc = silk_console_iter(hay, &l);
     if (rc) return silk__exc_from_rc(&c->exc, rc, NULL);

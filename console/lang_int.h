@@ -293,4 +293,14 @@ const silk_value *silk__func_self_value(const silk_args *args);
 const char *silk__func_doc(const silk_ref *f);
 const char *silk__func_name(const silk_ref *f);
 
+/* Value kinds the language treats as Python's list and dict. */
+static inline bool silk__is_list(const silk_value *v) {
+  return v->type == SILK_T_REF && v->as.ref->cls == &silk_list_class;
+}
+static inline bool silk__is_dict(const silk_value *v) {
+  return v->type == SILK_T_REF && v->as.ref->cls == &silk_dict_class;
+}
+/* Make *out the str built in b, charged against the line's string budget. */
+int silk__str_result(silk_buf *b, silk_value *out);
+
 #endif

@@ -14,14 +14,9 @@ static int check(const silk_args *args, const char *f, size_t lo, size_t hi,
   return silk_console_check_args(args, f, lo, hi, kw);
 }
 
-static bool is_list(const silk_value *v) {
-  return v->type == SILK_T_REF && v->as.ref->cls == &silk_list_class;
-}
-static bool is_dict(const silk_value *v) {
-  return v->type == SILK_T_REF && v->as.ref->cls == &silk_dict_class;
-}
 
-static int str_result(silk_buf *b, silk_value *out) {
+/* A str built by the caller, checked against the console's string cap. */
+int silk__str_result(silk_buf *b, silk_value *out) {
   if (silk__charge_current(b->len)) return SILK_ETOOBIG;
   size_t n;
   char *s = silk_buf_detach(b, &n);
@@ -50,7 +45,7 @@ static int m_affix(const silk_args *args, silk_value *out, bool start) {
   silk_list *cands;
   if (x->type == SILK_T_STR) {
     cands = NULL;
-  } else if (is_list(x)) {
+  } else if (silk__is_list(x)) {
     cands = (silk_list *)x->as.ref;
   } else {
     return silk_fail(SILK_ETYPE, "%s first arg must be str or a tuple of str, not %s", f,
@@ -197,7 +192,7 @@ static int m_join(ARGS) {
   silk_ref_decref((silk_ref *)items);
   if (rc == SILK_ETOOBIG)
     rc = silk_fail(SILK_ETOOBIG, "string too large (limit %u bytes)", LANG_MAX_STR);
-  if (!rc) rc = str_result(&b, out);
+  if (!rc) rc = silk__str_result(&b, out);
   silk_buf_release(&b);
   return rc;
 }
@@ -242,7 +237,7 @@ static int m_replace(ARGS) {
   }
   if (rc == SILK_ETOOBIG)
     rc = silk_fail(SILK_ETOOBIG, "string too large (limit %u bytes)", LANG_MAX_STR);
-  if (!rc) rc = str_result(&b, out);
+  if (!rc) rc = silk__str_result(&b, out);
   silk_buf_release(&b);
   return rc;
 }
@@ -362,13 +357,13 @@ static const char *const dict_names[] = {"get", "items", "keys", "values", NULL}
 
 const char *const *silk__value_method_names(const silk_value *self) {
   if (self->type == SILK_T_STR) return str_names;
-  if (is_dict(self)) return dict_names;
+  if (silk__is_dict(self)) return dict_names;
   return NULL;
 }
 
 int silk__value_method(const silk_value *self, const char *name, silk_value *out) {
   const method *table = self->type == SILK_T_STR ? str_methods
-                        : is_dict(self)          ? dict_methods
+                        : silk__is_dict(self)          ? dict_methods
                                                  : NULL;
   for (const method *m = table; m && m->name; m++) {
     if (strcmp(m->name, name)) continue;
