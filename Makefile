@@ -51,7 +51,6 @@ bench: build
 # Every libFuzzer target for FUZZ_SECONDS (default 60) each on a copy of its seed corpus,
 # with ASan and UBSan; fails if any finds a crash. libFuzzer needs clang: without it this
 # says so and succeeds, since gcc builds already replay the corpora in `make test`.
-FUZZ_SECONDS ?= 60
 fuzz: deps
 	@if ! command -v clang >/dev/null 2>&1; then \
 	  echo "silk: make fuzz needs clang; skipped"; exit 0; \
