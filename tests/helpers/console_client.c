@@ -1,4 +1,5 @@
 #include "helpers/console_client.h"
+#include "helpers/testutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -114,4 +115,9 @@ void cc_close(cc *c) {
   if (!c) return;
   close(c->fd);
   free(c);
+}
+
+int cc_port_from_log(void) {
+  const char *line = test_log_find("Telnet console listening on 127.0.0.1:");
+  return line ? atoi(strstr(line, "127.0.0.1:") + 10) : 0;
 }

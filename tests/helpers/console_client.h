@@ -25,5 +25,8 @@ char *cc_read_all(cc *c, int timeout_ms);
 /* Send raw bytes. */
 bool cc_send(cc *c, const void *data, size_t n);
 void cc_close(cc *c);
+/* The port of "Telnet console listening on 127.0.0.1:PORT" in the captured log, or 0.
+ * Call on the loop thread (an engine_started handler). */
+int cc_port_from_log(void);
 
 #endif

@@ -19,8 +19,8 @@ typedef struct job {
 } job;
 
 static int on_started(const silk_signal_args *a, void *data) {
-  const char *line = test_log_find("Telnet console listening on 127.0.0.1:");
-  if (line) atomic_store(&port_seen, atoi(strstr(line, "127.0.0.1:") + 10));
+  int port = cc_port_from_log();
+  if (port) atomic_store(&port_seen, port);
   return 0;
 }
 
