@@ -13,7 +13,6 @@ OUT=${2:?output directory}
 UPDATE=${3:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$OUT"
-base=$((30000 + RANDOM % 20000))
 work=$(mktemp -d)
 site= crawl=
 cleanup() {
@@ -24,14 +23,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$SILK" site --port $base --pages 40000 --delay 40 --quiet > "$work/site.log" 2>&1 &
+# port 0 everywhere: the system picks free ports and the logs say which
+"$SILK" site --port 0 --pages 40000 --delay 40 --quiet > "$work/site.log" 2>&1 &
 site=$!
-for _ in $(seq 50); do grep -q listening "$work/site.log" && break; sleep 0.1; done
-"$SILK" crawl somenastyspider catalog politespider -s DEMO_SITE=127.0.0.1:$base \
-  -s TELNETCONSOLE_PORT="[$((base + 1)), $((base + 40))]" -s TELNETCONSOLE_PASSWORD=docs \
+for _ in $(seq 100); do grep -q listening "$work/site.log" && break; sleep 0.1; done
+sport=$(sed -n 's/.*listening on http:\/\/[0-9.]*:\([0-9]*\)\/.*/\1/p' "$work/site.log" | head -1)
+[ -n "$sport" ] || { cat "$work/site.log" >&2; echo "transcripts: the site did not start" >&2; exit 1; }
+"$SILK" crawl somenastyspider catalog politespider -s DEMO_SITE=127.0.0.1:$sport \
+  -s "TELNETCONSOLE_PORT=[0, 0]" -s TELNETCONSOLE_PASSWORD=docs \
   -s LEAK_ALARM_WINDOW=10 > "$work/crawl.log" 2>&1 &
 crawl=$!
-for _ in $(seq 100); do grep -q 'Telnet console listening' "$work/crawl.log" && break; sleep 0.1; done
+for _ in $(seq 200); do grep -q 'Telnet console listening' "$work/crawl.log" && break; sleep 0.1; done
 cport=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$work/crawl.log" | head -1)
 
 ask() { # NAME COMMAND...: one console session per name, each command shown as typed
@@ -84,7 +86,7 @@ wait "$crawl" || true
 crawl=
 grep -m1 "Possible leak" "$work/crawl.log" | sed 's/^[0-9-]* [0-9:]* //' > "$OUT/alarm.txt" || true
 # the resource allocated on spider_opened and never released: reported when it closes
-"$SILK" crawl openleak -s DEMO_SITE=127.0.0.1:$base -s TELNETCONSOLE_ENABLED=0 \
+"$SILK" crawl openleak -s DEMO_SITE=127.0.0.1:$sport -s TELNETCONSOLE_ENABLED=0 \
   -s CLOSESPIDER_PAGECOUNT=20 > "$work/openleak.log" 2>&1 || true
 grep -A6 "closed with" "$work/openleak.log" | sed 's/^[0-9-]* [0-9:]* //' > "$OUT/closed.txt" || true
 grep -A4 "Live references after the crawl" "$work/openleak.log" | sed 's/^[0-9-]* [0-9:]* //' \
@@ -96,7 +98,7 @@ if command -v valgrind > /dev/null; then
     echo '$ valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect \'
     echo '    silk crawl somenastyspider -s CLOSESPIDER_PAGECOUNT=60 ...'
     valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect "$SILK" crawl \
-      somenastyspider -s DEMO_SITE=127.0.0.1:$base -s TELNETCONSOLE_ENABLED=0 \
+      somenastyspider -s DEMO_SITE=127.0.0.1:$sport -s TELNETCONSOLE_ENABLED=0 \
       -s CLOSESPIDER_PAGECOUNT=60 -L ERROR 2>&1 |
       sed -n 's/^==[0-9]*== //p' | grep -E 'HEAP SUMMARY|in use at exit|total heap usage|LEAK SUMMARY|lost:|reachable:|ERROR SUMMARY'
   } > "$OUT/valgrind.txt"

@@ -11,7 +11,7 @@ PAGES=${SILK_DEMO_PAGES:-40000}
 DELAY=${SILK_DEMO_DELAY:-60}
 WAIT=${SILK_DEMO_WAIT:-20}
 AUTO=${SILK_DEMO_AUTO:-0}
-CONSOLE_PORT=${SILK_DEMO_CONSOLE_PORT:-6023}
+CONSOLE_PORT=${SILK_DEMO_CONSOLE_PORT:-6023}   # 0: any free port
 OUT=${SILK_DEMO_OUT:-$(mktemp -d /tmp/silk-demo.XXXXXX)}
 SITE= CRAWL=
 
@@ -25,19 +25,25 @@ trap 'exit 130' INT TERM
 
 "$SILK" site --port "$PORT" --pages "$PAGES" --delay "$DELAY" --quiet > "$OUT/site.log" 2>&1 &
 SITE=$!
-for _ in $(seq 50); do grep -q listening "$OUT/site.log" 2>/dev/null && break; sleep 0.1; done
+# SILK_DEMO_PORT=0 lets the system pick a free port; the site prints the one it bound
+for _ in $(seq 100); do
+  grep -q listening "$OUT/site.log" 2>/dev/null && break
+  kill -0 "$SITE" 2>/dev/null || break
+  sleep 0.1
+done
 grep -q listening "$OUT/site.log" || { cat "$OUT/site.log" >&2; echo "demo: the site did not start" >&2; exit 1; }
+PORT=$(sed -n 's/.*listening on http:\/\/[0-9.]*:\([0-9]*\)\/.*/\1/p' "$OUT/site.log" | head -1)
 echo "demo: site with $PAGES products on 127.0.0.1:$PORT ($DELAY ms a page), output in $OUT"
 
 "$SILK" crawl somenastyspider catalog politespider \
   -s DEMO_SITE=127.0.0.1:$PORT -s LOGSTATS_INTERVAL=10 -s LEAK_ALARM_WINDOW=10 \
-  -s TELNETCONSOLE_PORT="[$CONSOLE_PORT, $((CONSOLE_PORT + 50))]" -O "$OUT/%(name)s.jsonl" \
+  -s TELNETCONSOLE_PORT="[$CONSOLE_PORT, $((CONSOLE_PORT ? CONSOLE_PORT + 50 : 0))]" -O "$OUT/%(name)s.jsonl" \
   > "$OUT/crawl.log" 2>&1 &
 CRAWL=$!
 if [ "$AUTO" != 1 ]; then tail -n +1 -f "$OUT/crawl.log" --pid "$CRAWL" & fi
 
 line=
-for _ in $(seq 100); do
+for _ in $(seq 200); do
   line=$(grep -m1 'Telnet console listening' "$OUT/crawl.log" || true)
   [ -n "$line" ] && break
   kill -0 "$CRAWL" 2>/dev/null || break

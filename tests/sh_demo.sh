@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # make demo, unattended (SILK_DEMO_AUTO=1): the demo must show somenastyspider's leak in
 # prefs(), name it with get_oldest, partition it by type and by the reference that holds
-# it, and stop the crawl cleanly. Ports are chosen at random so parallel runs don't clash.
+# it, and stop the crawl cleanly. The system picks free ports (0), so parallel runs don't clash.
 set -euo pipefail
 : "${SILK_BIN:?}" "${SILK_SOURCE_DIR:?}"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-base=$((20000 + RANDOM % 20000))
-SILK_DEMO_AUTO=1 SILK_DEMO_WAIT=8 SILK_DEMO_PAGES=4000 SILK_DEMO_PORT=$base \
-  SILK_DEMO_CONSOLE_PORT=$((base + 1)) SILK_DEMO_OUT=$(mktemp -d) \
+SILK_DEMO_AUTO=1 SILK_DEMO_WAIT=8 SILK_DEMO_PAGES=4000 SILK_DEMO_PORT=0 \
+  SILK_DEMO_CONSOLE_PORT=0 SILK_DEMO_OUT=$(mktemp -d) \
   bash "$SILK_SOURCE_DIR/spiders/demo.sh" "$SILK_BIN" > "$out" 2>&1 || true
 pass=0 fail=0
 expect() {
