@@ -122,4 +122,11 @@ void silk__chain_close(chain *ch, silk_spider *spider, const char *reason);
 void silk__chain_free(chain *ch);
 void silk__components_register_builtin(void);
 
+/* The libcurl paths of core/url.c, which the fast paths must agree with (test_url,
+ * fuzz_url), and the fast path's test for silk's normal form. */
+char *silk__url_normalize_curl(const char *url);
+char *silk__url_join_curl(const char *base, const char *href);
+char *silk__url_host_curl(const char *url);
+bool silk__url_is_normal(const char *url);
+
 #endif

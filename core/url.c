@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/error.h"
+#include "core/internal.h"
 #include "tracking/alloc.h"
 
 /* libcurl hands back strings from its own allocator; silk callers free with silk_free. */
@@ -56,7 +57,7 @@ static bool has_ctl(const char *s) {
   return false;
 }
 
-char *silk_url_normalize(const char *url) {
+char *silk__url_normalize_curl(const char *url) {
   if (!url || !*url || has_ctl(url)) {
     silk_fail(SILK_EURL, "invalid URL: '%.200s'", url ? url : "(null)");
     return NULL;
@@ -71,7 +72,7 @@ char *silk_url_normalize(const char *url) {
   return r;
 }
 
-char *silk_url_join(const char *base, const char *href) {
+char *silk__url_join_curl(const char *base, const char *href) {
   if (!base || !href || has_ctl(href)) {
     silk_fail(SILK_EURL, "cannot join URL");
     return NULL;
@@ -99,7 +100,7 @@ char *silk_url_join(const char *base, const char *href) {
   return r;
 }
 
-char *silk_url_host(const char *url) {
+char *silk__url_host_curl(const char *url) {
   CURLU *u = curl_url();
   char *host = NULL, *r = NULL;
   if (u && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
@@ -109,6 +110,142 @@ char *silk_url_host(const char *url) {
   }
   curl_url_cleanup(u);
   return r;
+}
+
+/* ---- the fast path ------------------------------------------------------------------------
+ * A crawl hands silk the same URLs again and again: extracted links are already absolute
+ * and normal, and a Request made from one normalises it again, its fingerprint a third
+ * time, OffsiteMiddleware takes its host. Through libcurl's parser that was ~40% of the
+ * loop thread. A URL already in silk's normal form is recognised by one scan and used as
+ * it is; anything the scan is not sure of (dot segments, '%', IPv6, userinfo, bytes that
+ * need encoding, ...) goes to libcurl as before. The scan only ever says "unchanged" for
+ * strings libcurl would give back unchanged: test_url and fuzz_url compare both paths. */
+
+static bool label_char(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+/* path and query bytes libcurl neither encodes nor rewrites */
+static bool plain_char(unsigned char c) {
+  static const char ok[] = "-._~!$&'()*+,;=:@/?";
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return c && strchr(ok, c);
+}
+
+/* A dotted quad without leading zeros: the only numeric host libcurl leaves as it is
+ * (it rewrites "127.1" or "0x7f.0.0.1" to "127.0.0.1"). */
+static bool canonical_ipv4(const char *h, size_t n) {
+  int parts = 0;
+  size_t i = 0;
+  while (i < n) {
+    size_t start = i;
+    unsigned v = 0;
+    while (i < n && h[i] >= '0' && h[i] <= '9' && i - start < 4) v = v * 10 + (unsigned)(h[i++] - '0');
+    size_t len = i - start;
+    if (!len || len > 3 || v > 255 || (len > 1 && h[start] == '0')) return false;
+    parts++;
+    if (i < n && h[i++] != '.') return false;
+    if (i == n && h[n - 1] == '.') return false;
+  }
+  return parts == 4;
+}
+
+/* If url is in silk's normal form, the offset and length of its host; else false. */
+static bool normal_form(const char *url, size_t *host_at, size_t *host_len) {
+  const char *p;
+  bool https;
+  if (!strncmp(url, "http://", 7)) p = url + 7, https = false;
+  else if (!strncmp(url, "https://", 8)) p = url + 8, https = true;
+  else return false;
+  const char *host = p;
+  bool numeric = false, label_start = true;
+  for (; *p && *p != ':' && *p != '/'; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c == '.') {
+      if (label_start) return false; /* empty label */
+      label_start = true;
+      continue;
+    }
+    if (!label_char(c)) return false;
+    if (label_start && c >= '0' && c <= '9') numeric = true;
+    label_start = false;
+  }
+  size_t hl = (size_t)(p - host);
+  if (!hl || label_start) return false; /* empty host or trailing dot */
+  if (numeric && !canonical_ipv4(host, hl)) return false;
+  if (*p == ':') {
+    const char *d = ++p;
+    unsigned long port = 0;
+    while (*p >= '0' && *p <= '9' && p - d < 6) port = port * 10 + (unsigned long)(*p++ - '0');
+    if (p == d || *d == '0' || p - d > 5 || port > 65535 || port == (https ? 443u : 80u))
+      return false;
+  }
+  if (*p != '/') return false;
+  for (; *p; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c == '/' && p[1] == '.' && (p[2] == '.' || p[2] == '/' || p[2] == '?' || !p[2]))
+      return false; /* a dot segment: libcurl removes it */
+    if (c == '?' && !p[1]) return false; /* libcurl drops an empty query */
+    if (!plain_char(c)) return false;
+  }
+  *host_at = (size_t)(host - url);
+  *host_len = hl;
+  return true;
+}
+
+bool silk__url_is_normal(const char *url) {
+  size_t a, n;
+  return url && normal_form(url, &a, &n);
+}
+
+char *silk_url_normalize(const char *url) {
+  size_t a, n;
+  if (url && normal_form(url, &a, &n)) return silk_strdup(url);
+  return silk__url_normalize_curl(url);
+}
+
+char *silk_url_host(const char *url) {
+  size_t a, n;
+  if (url && normal_form(url, &a, &n)) return silk_strndup(url + a, n);
+  return silk__url_host_curl(url);
+}
+
+/* base + the n bytes of h appended at base's cut, when the result is normal */
+static char *url_splice(const char *base, size_t cut, const char *h, size_t n) {
+  char *out = silk_malloc(cut + n + 1);
+  if (!out) return NULL;
+  memcpy(out, base, cut);
+  memcpy(out + cut, h, n);
+  out[cut + n] = '\0';
+  size_t a, hl;
+  if (normal_form(out, &a, &hl)) return out;
+  silk_free(out);
+  return NULL;
+}
+
+char *silk_url_join(const char *base, const char *href) {
+  size_t a, hl;
+  if (!base || !href || !normal_form(base, &a, &hl)) return silk__url_join_curl(base, href);
+  while (*href == ' ' || *href == '\t') href++;
+  size_t n = strlen(href);
+  while (n && (href[n - 1] == ' ' || href[n - 1] == '\t')) n--;
+  char *r = NULL;
+  if (n && href[n] == '\0' && normal_form(href, &a, &hl)) return silk_strdup(href);
+  if (n && href[0] == '/' && (n < 2 || href[1] != '/')) {
+    r = url_splice(base, a + hl + strcspn(base + a + hl, "/"), href, n); /* path-absolute */
+  } else if (n && href[0] == '?') {
+    r = url_splice(base, strcspn(base, "?"), href, n);
+  } else if (n && href[0] != '.' && href[0] != '#' && href[0] != '/') {
+    /* path-relative, unless it starts with a scheme ("mailto:", "HTTP:") */
+    size_t lead = strcspn(href, ":/?#");
+    if (lead >= n || href[lead] != ':') {
+      size_t q = strcspn(base, "?");
+      size_t cut = q;
+      while (cut > a + hl && base[cut - 1] != '/') cut--;
+      r = url_splice(base, cut, href, n);
+    }
+  }
+  return r ? r : silk__url_join_curl(base, href);
 }
 
 static int cmp_str(const void *a, const void *b) {

@@ -11,13 +11,15 @@
  * normalisation accepts is an http(s) URL and normalising it again changes nothing, the
  * canonical form is itself canonical, a join does not depend on how the base is spelled,
  * "" and "#frag" join to the base itself (RFC 3986), a request's fingerprint is stable, and
- * no tracked object or silk allocation outlives the input. */
+ * no tracked object or silk allocation outlives the input. And the fast path (a URL already
+ * in normal form is used without libcurl) gives exactly what libcurl's path gives. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/internal.h"
 #include "core/log.h"
 #include "core/ref.h"
 #include "core/request.h"
@@ -59,6 +61,26 @@ static void check_normal(const char *norm) {
   if (!host || !*host) abort();
   if (!silk_url_host_in_domain(host, host)) abort();
   silk_free(host);
+}
+
+static bool same(const char *a, const char *b) { return (!a && !b) || (a && b && !strcmp(a, b)); }
+
+/* the fast paths of core/url.c against the libcurl paths they stand in for */
+static void check_fast_path(const char *base, const char *href) {
+  char *f = silk_url_normalize(base), *c = silk__url_normalize_curl(base);
+  if (!same(f, c)) abort();
+  silk_free(f);
+  silk_free(c);
+  f = silk_url_join(base, href), c = silk__url_join_curl(base, href);
+  if (!same(f, c)) abort();
+  silk_free(f);
+  silk_free(c);
+  if (silk__url_is_normal(base)) {
+    f = silk_url_host(base), c = silk__url_host_curl(base);
+    if (!same(f, c)) abort();
+    silk_free(f);
+    silk_free(c);
+  }
 }
 
 static void check_fingerprint(const silk_request *r) {
@@ -111,8 +133,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *href = next_part(&p, end);
   char *form = next_part(&p, end);
 
+  check_fast_path(base, href);
+  check_fast_path(href, base);
   char *nb = silk_url_normalize(base);
   if (nb) check_normal(nb);
+  if (nb) check_fast_path(nb, href);
   char *nh = silk_url_normalize(href);
   if (nh) check_normal(nh);
   silk_free(nh);
