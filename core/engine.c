@@ -863,6 +863,32 @@ void silk_engine_unpause(silk_engine *e) {
 
 bool silk_engine_paused(silk_engine *e) { return e->paused; }
 
+typedef struct doc_job {
+  uv_work_t work;
+  void *doc, *xpath;
+} doc_job;
+
+static void free_doc_work(uv_work_t *w) {
+  doc_job *j = w->data;
+  silk__response_free_doc(j->doc, j->xpath);
+}
+
+static void free_doc_done(uv_work_t *w, int status) {
+  (void)status;
+  silk_free(w->data);
+}
+
+static int dispose_doc(void *arg, void *doc, void *xpath) {
+  silk_engine *e = arg;
+  if (e->closing_handles) return -1;
+  doc_job *j = silk_malloc(sizeof *j);
+  if (!j) return -1;
+  *j = (doc_job){.work.data = j, .doc = doc, .xpath = xpath};
+  if (uv_queue_work(&e->loop, &j->work, free_doc_work, free_doc_done) == 0) return 0;
+  silk_free(j);
+  return -1;
+}
+
 int silk_engine_run(silk_engine *e) {
   if (e->started) return SILK_EBUSY;
   e->started = true;
@@ -879,7 +905,10 @@ int silk_engine_run(silk_engine *e) {
   silk_signal_send(e, &(silk_signal_args){.signal = SILK_SIG_ENGINE_STARTED});
   for (silk_crawl *c = e->crawls; c; c = c->next) open_spider(c);
   silk__engine_wakeup(e);
+  silk__response_set_doc_disposer(dispose_doc, e);
   uv_run(&e->loop, UV_RUN_DEFAULT);
+  /* the loop has finished every queued free; later ones (engine free) are done in place */
+  silk__response_set_doc_disposer(NULL, NULL);
   return rc;
 }
 
