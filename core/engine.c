@@ -865,12 +865,12 @@ bool silk_engine_paused(silk_engine *e) { return e->paused; }
 
 typedef struct doc_job {
   uv_work_t work;
-  void *doc, *xpath;
+  void *doc;
 } doc_job;
 
 static void free_doc_work(uv_work_t *w) {
   doc_job *j = w->data;
-  silk__response_free_doc(j->doc, j->xpath);
+  xmlFreeDoc(j->doc);
 }
 
 static void free_doc_done(uv_work_t *w, int status) {
@@ -878,12 +878,12 @@ static void free_doc_done(uv_work_t *w, int status) {
   silk_free(w->data);
 }
 
-static int dispose_doc(void *arg, void *doc, void *xpath) {
+static int dispose_doc(void *arg, void *doc) {
   silk_engine *e = arg;
   if (e->closing_handles) return -1;
   doc_job *j = silk_malloc(sizeof *j);
   if (!j) return -1;
-  *j = (doc_job){.work.data = j, .doc = doc, .xpath = xpath};
+  *j = (doc_job){.work.data = j, .doc = doc};
   if (uv_queue_work(&e->loop, &j->work, free_doc_work, free_doc_done) == 0) return 0;
   silk_free(j);
   return -1;

@@ -129,10 +129,9 @@ char *silk__url_join_curl(const char *base, const char *href);
 char *silk__url_host_curl(const char *url);
 bool silk__url_is_normal(const char *url);
 
-/* Who frees a response's document (and its XPath context) instead of the caller: 0 when
- * it took them. The engine sets one while it runs, to free documents on its thread pool. */
-typedef int (*silk__doc_disposer)(void *arg, void *doc, void *xpath);
+/* Who frees a response's document instead of the caller: 0 when it took it. The engine
+ * sets one while it runs, to free documents on its thread pool. */
+typedef int (*silk__doc_disposer)(void *arg, void *doc);
 void silk__response_set_doc_disposer(silk__doc_disposer fn, void *arg);
-void silk__response_free_doc(void *doc, void *xpath);
 
 #endif

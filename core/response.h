@@ -20,7 +20,6 @@ struct silk_response {
   double download_latency; /* seconds */
   silk__xml_doc *doc;      /* HtmlResponse: parsed on first use or by the thread pool */
   size_t doc_bytes;        /* libxml2 bytes the document took when parsed */
-  void *xpath;             /* the document's XPath context, made on first query */
   /* the document's <base href> joined to url (NULL: none), looked up once per document:
    * urljoin runs for every link of a page, and an XPath walk each time was quadratic */
   char *base_url;
