@@ -212,6 +212,13 @@ static char *sanitize(const char *body, size_t len, const char *encoding, size_t
   bool utf8 = encoding && (!strcasecmp(encoding, "utf-8") || !strcasecmp(encoding, "utf8"));
   size_t nul = 0, bad = 0;
   for (size_t i = 0; i < len;) {
+    /* most of a page is ASCII without NULs: skip it 8 bytes at a time (a byte is NUL or
+     * has its high bit set exactly when this test sees a high bit) */
+    uint64_t w;
+    while (i + 8 <= len && (memcpy(&w, s + i, 8),
+                            !((w | ((w - 0x0101010101010101u) & ~w)) & 0x8080808080808080u)))
+      i += 8;
+    if (i >= len) break;
     size_t k = utf8 ? utf8_seq(s + i, len - i) : 1;
     nul += !s[i];
     bad += !k;
