@@ -274,25 +274,28 @@ static void process_item(silk_crawl *c, silk_response *resp, silk_item *item) {
       break;
     }
   }
+  /* the item as logged, made only when a line will show it (it was 2% of the loop thread) */
   silk_buf repr = SILK_BUF_INIT;
   repr.limit = 4096;
-  silk_value iv = silk_value_ref(&item->base);
-  silk_value_repr(&iv, &repr);
-  silk_value_clear(&iv);
+  if (dropped_by ? silk_log_get_level() <= SILK_LOG_WARNING : silk_log_get_level() <= SILK_LOG_DEBUG) {
+    silk_value iv = silk_value_ref(&item->base);
+    silk_value_repr(&iv, &repr);
+    silk_value_clear(&iv);
+  }
   if (dropped_by) {
     const char *reason = res.reason[0] ? res.reason : dropped_by;
     char key[256];
     silk_stats_inc(s->stats, "item_dropped_count", 1);
     snprintf(key, sizeof key, "item_dropped_reasons_count/%s", reason);
     silk_stats_inc(s->stats, key, 1);
-    SILK_WARN("scraper", "Dropped: %s\n%s", reason, repr.ptr);
+    SILK_WARN("scraper", "Dropped: %s\n%s", reason, repr.ptr ? repr.ptr : "");
     silk_signal_send(c->engine, &(silk_signal_args){.signal = SILK_SIG_ITEM_DROPPED, .spider = s,
                                                     .item = item, .response = resp, .reason = reason});
   } else {
     silk_stats_inc(s->stats, "item_scraped_count", 1);
     if (silk_log_get_level() <= SILK_LOG_DEBUG)
       SILK_DEBUG("scraper", "Scraped from <%d %s>\n%s", resp ? resp->status : 0,
-                 resp ? resp->url : "start_requests", repr.ptr);
+                 resp ? resp->url : "start_requests", repr.ptr ? repr.ptr : "");
     silk_signal_send(c->engine, &(silk_signal_args){.signal = SILK_SIG_ITEM_SCRAPED, .spider = s,
                                                     .item = item, .response = resp});
   }

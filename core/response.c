@@ -382,19 +382,36 @@ static void drop_doc(silk_response *r) {
 /* <base href> changes what relative links mean. Looked up once per document and kept:
  * a spider joins every link of a page, and a million-node page made each lookup cost a
  * full tree walk. */
-static const char *base_url(silk_response *r) {
-  if (!r->doc || r->base_looked_up) return r->base_url ? r->base_url : r->url;
-  xmlChar *base_href = NULL;
-  xmlXPathContextPtr ctx = xpath_ctx(r);
-  xmlXPathObjectPtr res = ctx ? xmlXPathEvalExpression((const xmlChar *)"//base/@href", ctx) : NULL;
-  if (res && res->nodesetval && res->nodesetval->nodeNr > 0) {
-    base_href = xmlNodeGetContent(res->nodesetval->nodeTab[0]);
-    /* a base that cannot be joined is ignored */
-    if (base_href) r->base_url = silk_url_join(r->url, (const char *)base_href);
+/* The first <base> element with an href, in document order (what "//base/@href" selects
+ * first), by walking the tree: the XPath built a node set of every element on the way. */
+static xmlAttrPtr first_base_href(xmlDocPtr doc) {
+  xmlNodePtr n = doc->children;
+  while (n) {
+    if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, (const xmlChar *)"base"))
+      for (xmlAttrPtr a = n->properties; a; a = a->next)
+        if (!a->ns && xmlStrEqual(a->name, (const xmlChar *)"href")) return a;
+    if (n->children && n->type == XML_ELEMENT_NODE) {
+      n = n->children;
+      continue;
+    }
+    while (n && !n->next) n = n->parent == (xmlNodePtr)doc ? NULL : n->parent;
+    if (n) n = n->next;
   }
+  return NULL;
+}
+
+static const char *base_url(silk_response *r) {
+  /* an HTML page not yet parsed (urljoin before any query) is parsed for its <base> */
+  if (!r->doc && !r->base_looked_up && silk_ref_isinstance(&r->base, &silk_html_response_class))
+    silk_response_parse(r);
+  if (!r->doc || r->base_looked_up) return r->base_url ? r->base_url : r->url;
+  xmlAttrPtr href = first_base_href(r->doc);
+  xmlChar *base_href = href ? xmlNodeGetContent((xmlNodePtr)href) : NULL;
+  if (href && !base_href) return r->url; /* out of memory: looked up again next time */
+  /* a base that cannot be joined is ignored */
+  if (base_href) r->base_url = silk_url_join(r->url, (const char *)base_href);
   xmlFree(base_href);
-  r->base_looked_up = res != NULL; /* a failed evaluation (out of memory) is tried again */
-  xmlXPathFreeObject(res);
+  r->base_looked_up = true;
   return r->base_url ? r->base_url : r->url;
 }
 

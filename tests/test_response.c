@@ -87,6 +87,31 @@ static void test_links_joined_deduped_with_base(void **state) {
   SILK_DECREF(r);
 }
 
+/* The base is the first <base> with an href in document order, wherever it sits (as
+ * "//base/@href" selects it): not one without href, not a later one. */
+static void test_base_is_the_first_base_with_href(void **state) {
+  static const char *const cases[][2] = {
+      {"<html><head><base target='_x'><base href='/one/'><base href='/two/'></head></html>",
+       "http://h/one/x.html"},
+      {"<html><body><div><p>t</p><div><base href='/deep/'></div></div></body></html>",
+       "http://h/deep/x.html"},
+      {"<html><head><title>no base</title></head><body><a href='/a'>a</a></body></html>",
+       "http://h/dir/x.html"},
+      {"<base href='http://other.org/root/'><p>before html</p>", "http://other.org/root/x.html"},
+      {"<html><head><base HREF='/upper/'></head></html>", "http://h/upper/x.html"},
+      {"<html><head><base href='javascript:x()'></head></html>", "http://h/dir/x.html"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    silk_response *r = make("http://h/dir/page", "text/html", cases[i][0]);
+    char *u = silk_response_urljoin(r, "x.html");
+    char *x = silk_response_xpath_get(r, "string((//base/@href)[1])");
+    if (!u || strcmp(u, cases[i][1])) fail_msg("case %zu: joined to %s, not %s (XPath: '%s')", i, u, cases[i][1], x);
+    silk_free(x);
+    silk_free(u);
+    SILK_DECREF(r);
+  }
+}
+
 static void test_malformed_html_never_fails(void **state) {
   const char *bad[] = {"", "<", "<<<>>>", "<html><body><div><div><p>unclosed",
                        "\xff\xfe\x00garbage", "<a href='\x01\x02'>x</a>", "<script>",
@@ -123,6 +148,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_class_by_content_type, test_teardown_clean),
       cmocka_unit_test_teardown(test_xpath_get_and_getall, test_teardown_clean),
       cmocka_unit_test_teardown(test_links_joined_deduped_with_base, test_teardown_clean),
+      cmocka_unit_test_teardown(test_base_is_the_first_base_with_href, test_teardown_clean),
       cmocka_unit_test_teardown(test_malformed_html_never_fails, test_teardown_clean),
       cmocka_unit_test_teardown(test_latin1_page, test_teardown_clean),
   };
