@@ -26,6 +26,9 @@ const silk_setting_def silk__settings_builtin[] = {
     {"SCHEDULER_DEBUG", B, "false", "log requests the scheduler cannot keep on disk"},
     {"JOBDIR", S, NULL, "directory that keeps crawl state so a crawl can be paused and resumed"},
     {"PARSE_IN_THREADPOOL", B, "true", "parse HTML in libuv's thread pool instead of the loop"},
+    {"PARSE_THREADS", I, "0",
+     "threads in libuv's pool, which parses HTML (0: one per CPU, at most 4; the "
+     "UV_THREADPOOL_SIZE environment variable wins)"},
     {"SCRAPER_SLOT_MAX_ACTIVE_SIZE", I, "5000000",
      "bytes of responses being parsed above which the engine stops downloading"},
     {"CLOSESPIDER_TIMEOUT", F, "0.0", "close the spider after this many seconds (0: never)"},
