@@ -6,6 +6,9 @@
 #include <libxml/tree.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -445,9 +448,24 @@ typedef struct parse_job {
   bool too_deep;
 } parse_job;
 
+/* The loop thread runs every callback and every transfer: it is the crawl's critical path,
+ * and parsers that outnumber the free cores took turns from it. A parser thread lowers its
+ * own scheduling priority (Linux: nice per thread) once, so a runnable loop thread goes
+ * first and the parsers fill whatever CPU is left. */
+static void parser_thread_yields(void) {
+  static __thread bool done;
+  if (done) return;
+  done = true;
+#ifdef __linux__
+  int prio = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+  if (prio < 19) setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), prio + 5 > 19 ? 19 : prio + 5);
+#endif
+}
+
 static void parse_work(uv_work_t *w) {
   /* worker thread: touches only the immutable body and url, never a refcount */
   parse_job *j = w->data;
+  parser_thread_yields();
   const char *body = j->resp->body_len ? j->resp->body : "<html></html>";
   size_t len = j->resp->body_len ? j->resp->body_len : 13;
   j->doc = silk_html_parse_bytes(body, len, j->resp->url, j->charset, &j->bytes, &j->too_deep);
