@@ -57,7 +57,7 @@ static bool has_ctl(const char *s) {
   return false;
 }
 
-char *silk__url_normalize_curl(const char *url) {
+static char *normalize_once(const char *url) {
   if (!url || !*url || has_ctl(url)) {
     silk_fail(SILK_EURL, "invalid URL: '%.200s'", url ? url : "(null)");
     return NULL;
@@ -71,6 +71,28 @@ char *silk__url_normalize_curl(const char *url) {
   curl_url_cleanup(u);
   return r;
 }
+
+static bool normal_form(const char *url, size_t *host_at, size_t *host_len);
+
+/* libcurl's normal form is not always a fixed point: "http://78%30/" becomes
+ * "http://780/", and that numeric host becomes "http://0.0.3.12/" on the next pass (found
+ * by fuzz_url). The dupefilter needs one spelling per page, so normalise until nothing
+ * changes (twice more at most; in practice once, and only on this slow path). */
+static char *stable(char *r) {
+  size_t a, n;
+  for (int i = 0; r && i < 3 && !normal_form(r, &a, &n); i++) {
+    char *again = normalize_once(r);
+    if (!again || !strcmp(again, r)) {
+      silk_free(again);
+      break;
+    }
+    silk_free(r);
+    r = again;
+  }
+  return r;
+}
+
+char *silk__url_normalize_curl(const char *url) { return stable(normalize_once(url)); }
 
 char *silk__url_join_curl(const char *base, const char *href) {
   if (!base || !href || has_ctl(href)) {
@@ -97,7 +119,7 @@ char *silk__url_join_curl(const char *base, const char *href) {
   else silk_fail(SILK_EURL, "cannot join '%.200s' to '%.200s'", h, base);
   curl_url_cleanup(u);
   silk_free(h);
-  return r;
+  return stable(r);
 }
 
 char *silk__url_host_curl(const char *url) {
