@@ -14,12 +14,12 @@
  *   micro queue-meta N     the same with meta['depth'] set on each request, as
  *                          DepthMiddleware does in a crawl (each gets a meta dict)
  *   micro tracking N       ns per create+free of a tracked object, TRACK_REFS on and off
- *   micro console HOST PORT PASSWORD COMMAND [MAX [SAMPLES]]
+ *   micro console HOST PORT PASSWORD COMMAND [MAX [SAMPLES [INTERVAL_MS]]]
  *                          log in to a crawl's console once (retrying the connection for
- *                          30 s while the crawl starts), send COMMAND back to back until
- *                          MAX answers or the crawl closes the console; reply latency per
- *                          command (ms): n, median, p90, p99, max, and every sample, one
- *                          per line, into the file SAMPLES
+ *                          30 s while the crawl starts), send COMMAND every INTERVAL_MS
+ *                          (0, the default: back to back) until MAX answers or the crawl
+ *                          closes the console; reply latency per command (ms): n, median,
+ *                          p90, p99, max, and every sample, one per line, into SAMPLES
  *
  * The heap figures need tracking/heap.h; without -DSILK_BENCH_HEAP they are reported as
  * skipped. Nothing here touches the network except `console` (loopback, as given). */
@@ -424,7 +424,7 @@ static int connect_retry(const char *host, const char *port, double wait_s) {
 }
 
 static int mode_console(const char *host, const char *port, const char *password,
-                        const char *command, long max, const char *samples) {
+                        const char *command, long max, const char *samples, long interval_ms) {
   if (strcmp(host, "127.0.0.1") && strcmp(host, "localhost")) {
     fprintf(stderr, "micro: console: loopback only\n");
     return 2;
@@ -457,6 +457,12 @@ static int mode_console(const char *host, const char *port, const char *password
     if (read_until(&c, "\n>>> ", 60000)) break; /* the crawl ended and closed the console */
     lat[n++] = (now_s() - t0) * 1e3;
     bytes += c.len;
+    /* paced: the next command INTERVAL ms after the previous one was sent */
+    double wait = t0 + (double)interval_ms / 1e3 - now_s();
+    if (interval_ms > 0 && wait > 0) {
+      struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+      nanosleep(&ts, NULL);
+    }
   }
   double span = now_s() - start;
   telnet_free(c.telnet);
@@ -493,9 +499,9 @@ int main(int argc, char **argv) {
   if (!strcmp(mode, "tracking")) return mode_tracking(arg_long(argc, argv, 2, 10000000));
   if (!strcmp(mode, "console") && argc >= 6)
     return mode_console(argv[2], argv[3], argv[4], argv[5], arg_long(argc, argv, 6, 200),
-                        argc > 7 ? argv[7] : NULL);
+                        argc > 7 ? argv[7] : NULL, arg_long(argc, argv, 8, 0));
   fprintf(stderr,
           "usage: micro fingerprints [N] | queue [N] | queue-meta [N] | tracking [N]\n"
-          "       micro console HOST PORT PASSWORD COMMAND [MAX [SAMPLES_FILE]]\n");
+          "       micro console HOST PORT PASSWORD COMMAND [MAX [SAMPLES_FILE [INTERVAL_MS]]]\n");
   return 2;
 }

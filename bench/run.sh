@@ -15,6 +15,7 @@
 #                            into BENCH_CACHE, default ~/.cache/silk-bench)
 #   BENCH_NGINX_WORKERS=auto nginx worker_processes
 #   BENCH_PROFILE=0          1: also profile one crawl with perf (OUT/profile.txt)
+#   BENCH_CONSOLE_INTERVAL_MS=5  the console row sends prefs() this often (0: back to back)
 #   BENCH_OUT=DIR            where results.json goes (default: a new temporary folder)
 #   BENCH_KEEP=0             1: keep the temporary folder (exports, logs, items)
 #
@@ -95,6 +96,8 @@ need_debs() {
 # ---- tools ------------------------------------------------------------------------------
 need_debs nginx || { say "nginx could not be installed: cannot benchmark"; exit 1; }
 need_debs python3 || { say "python3 could not be installed: cannot benchmark"; exit 1; }
+# /usr/bin/time measures peak RSS (bench.py says why its own wait4 cannot)
+need_debs time || notes+=("/usr/bin/time could not be installed: peak RSS includes bench.py's own")
 py=/usr/bin/python3
 [ -x "$py" ] || py=$(command -v python3)
 
@@ -243,7 +246,8 @@ awk -v l="${load%% *}" 'BEGIN { exit !(l > 0.5) }' &&
 args=(--silk "$silk" --work "$tmp" --out "$out" --pages "$pages" --site "$tmp/full/site"
       --url "$url" --small-pages "$spages" --small-site "$ssite" --small-url "$surl"
       --runs "$runs" --micro-n "$micro_n" --micro-heap "$heap" --nginx-workers "$workers"
-      --load-start "$load" --profile "${BENCH_PROFILE:-0}")
+      --load-start "$load" --profile "${BENCH_PROFILE:-0}"
+      --console-interval-ms "${BENCH_CONSOLE_INTERVAL_MS:-5}")
 [ -n "$micro" ] && args+=(--micro "$micro")
 [ -n "$fetchonly" ] && args+=(--fetchonly "$fetchonly")
 [ -n "$scrapy_py" ] && args+=(--scrapy-python "$scrapy_py" --scrapy-spider "$here/peers/scrapy_followall.py")
