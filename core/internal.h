@@ -134,4 +134,9 @@ bool silk__url_is_normal(const char *url);
 typedef int (*silk__doc_disposer)(void *arg, void *doc);
 void silk__response_set_doc_disposer(silk__doc_disposer fn, void *arg);
 
+/* A GET Request that takes ownership of normal_url, which must already be in normal form
+ * (silk_url_join's or silk_url_normalize's result); the URL is taken even when this
+ * fails (NULL, out of memory). */
+silk_request *silk__request_adopt_url(char *normal_url, silk_callback callback);
+
 #endif

@@ -105,9 +105,8 @@ silk_class silk_form_request_class = {
     .attrs = request_attrs,
 };
 
-static silk_request *request_alloc(silk_class *cls, const char *url, silk_callback cb) {
-  char *norm = silk_url_normalize(url);
-  if (!norm) return NULL;
+/* takes norm, a URL in normal form */
+static silk_request *request_adopt(silk_class *cls, char *norm, silk_callback cb) {
   silk_request *r = (silk_request *)silk_ref_new(cls);
   if (!r) {
     silk_free(norm);
@@ -125,8 +124,17 @@ static silk_request *request_alloc(silk_class *cls, const char *url, silk_callba
   return r;
 }
 
+static silk_request *request_alloc(silk_class *cls, const char *url, silk_callback cb) {
+  char *norm = silk_url_normalize(url);
+  return norm ? request_adopt(cls, norm, cb) : NULL;
+}
+
 silk_request *silk_request_new(const char *url, silk_callback callback) {
   return request_alloc(&silk_request_class, url, callback);
+}
+
+silk_request *silk__request_adopt_url(char *normal_url, silk_callback callback) {
+  return request_adopt(&silk_request_class, normal_url, callback);
 }
 
 silk_request *silk_form_request_new(const char *url, const silk_dict *formdata,
@@ -227,7 +235,10 @@ void silk_request_fingerprint(const silk_request *r, uint8_t out[16]) {
   XXH3_state_t st;
   XXH3_128bits_reset(&st);
   XXH3_128bits_update(&st, r->method, strlen(r->method) + 1);
-  char *canon = silk_url_canonicalize(r->url);
+  /* a request's URL is already normal: with no query, or a query of one argument, it is
+   * its own canonical form (nothing to sort) */
+  const char *q = strchr(r->url, '?');
+  char *canon = q && strchr(q, '&') ? silk_url_canonicalize(r->url) : NULL;
   const char *u = canon ? canon : r->url;
   XXH3_128bits_update(&st, u, strlen(u) + 1);
   if (r->body) XXH3_128bits_update(&st, r->body, r->body_len);

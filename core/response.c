@@ -422,9 +422,8 @@ char *silk_response_urljoin(silk_response *r, const char *href) {
 silk_request *silk_response_follow(silk_response *r, const char *href, silk_callback cb) {
   char *url = silk_response_urljoin(r, href);
   if (!url) return NULL;
-  silk_request *req = silk_request_new(url, cb);
-  silk_free(url);
-  return req;
+  /* the join's result is already normal: the request takes it as it is */
+  return silk__request_adopt_url(url, cb);
 }
 
 /* ---- selectors ------------------------------------------------------------------- */
