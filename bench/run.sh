@@ -16,6 +16,8 @@
 #   BENCH_NGINX_WORKERS=auto nginx worker_processes
 #   BENCH_PROFILE=0          1: also profile one crawl with perf (OUT/profile.txt)
 #   BENCH_CONSOLE_INTERVAL_MS=5  the console row sends prefs() this often (0: back to back)
+#   BENCH_CALLGRIND=1        count instructions per page with diagnostics on and off under
+#                            callgrind (valgrind; about a minute); 0 skips
 #   BENCH_OUT=DIR            where results.json goes (default: a new temporary folder)
 #   BENCH_KEEP=0             1: keep the temporary folder (exports, logs, items)
 #
@@ -98,6 +100,9 @@ need_debs nginx || { say "nginx could not be installed: cannot benchmark"; exit 
 need_debs python3 || { say "python3 could not be installed: cannot benchmark"; exit 1; }
 # /usr/bin/time measures peak RSS (bench.py says why its own wait4 cannot)
 need_debs time || notes+=("/usr/bin/time could not be installed: peak RSS includes bench.py's own")
+if [ "${BENCH_CALLGRIND:-1}" = 1 ]; then
+  need_debs valgrind || notes+=("valgrind could not be installed: no instruction counts")
+fi
 py=/usr/bin/python3
 [ -x "$py" ] || py=$(command -v python3)
 
@@ -247,7 +252,7 @@ args=(--silk "$silk" --work "$tmp" --out "$out" --pages "$pages" --site "$tmp/fu
       --url "$url" --small-pages "$spages" --small-site "$ssite" --small-url "$surl"
       --runs "$runs" --micro-n "$micro_n" --micro-heap "$heap" --nginx-workers "$workers"
       --load-start "$load" --profile "${BENCH_PROFILE:-0}"
-      --console-interval-ms "${BENCH_CONSOLE_INTERVAL_MS:-5}")
+      --console-interval-ms "${BENCH_CONSOLE_INTERVAL_MS:-5}" --instructions "${BENCH_CALLGRIND:-1}")
 [ -n "$micro" ] && args+=(--micro "$micro")
 [ -n "$fetchonly" ] && args+=(--fetchonly "$fetchonly")
 [ -n "$scrapy_py" ] && args+=(--scrapy-python "$scrapy_py" --scrapy-spider "$here/peers/scrapy_followall.py")
