@@ -192,3 +192,38 @@ void silk__chain_free(chain *ch) {
   ch->items = NULL;
   ch->len = 0;
 }
+
+/* ---- component timers -------------------------------------------------------------- */
+
+static void component_timer_cb(uv_timer_t *h) {
+  silk__component_timer *t = h->data;
+  t->tick(t->owner);
+}
+
+void silk__component_timer_start(silk__component_timer *t, silk_component *owner,
+                                 void (*tick)(silk_component *owner), uint64_t first_ms,
+                                 uint64_t repeat_ms) {
+  uv_timer_init(silk_engine_loop(owner->engine), &t->handle);
+  t->handle.data = t;
+  t->owner = owner;
+  t->tick = tick;
+  t->closed = NULL;
+  uv_timer_start(&t->handle, component_timer_cb, first_ms, repeat_ms);
+  uv_unref((uv_handle_t *)&t->handle);
+  silk_ref_incref(&owner->base); /* released when the handle has closed */
+  t->live = true;
+}
+
+static void component_timer_closed(uv_handle_t *h) {
+  silk__component_timer *t = h->data;
+  silk_component *owner = t->owner;
+  if (t->closed) t->closed(owner);
+  silk_ref_decref(&owner->base);
+}
+
+void silk__component_timer_close(silk__component_timer *t, void (*closed)(silk_component *owner)) {
+  if (!t->live) return;
+  t->live = false;
+  t->closed = closed;
+  uv_close((uv_handle_t *)&t->handle, component_timer_closed);
+}

@@ -139,4 +139,23 @@ void silk__response_set_doc_disposer(silk__doc_disposer fn, void *arg);
  * fails (NULL, out of memory). */
 silk_request *silk__request_adopt_url(char *normal_url, silk_callback callback);
 
+/* A component's periodic (or one-shot) timer on the engine's loop. It never keeps a
+ * finished crawl running (unref'd), and it holds a reference on its owner from start until
+ * libuv has closed the handle, so the owner cannot be freed under a pending close. */
+typedef struct silk__component_timer {
+  uv_timer_t handle;
+  silk_component *owner;
+  void (*tick)(silk_component *owner);
+  void (*closed)(silk_component *owner);
+  bool live;
+} silk__component_timer;
+
+/* Call tick(owner) after first_ms, then every repeat_ms (0: once). */
+void silk__component_timer_start(silk__component_timer *t, silk_component *owner,
+                                 void (*tick)(silk_component *owner), uint64_t first_ms,
+                                 uint64_t repeat_ms);
+/* Stop and close the timer (once; later calls do nothing). closed(owner), if given, runs
+ * when libuv is done with the handle, just before the owner's reference is dropped. */
+void silk__component_timer_close(silk__component_timer *t, void (*closed)(silk_component *owner));
+
 #endif

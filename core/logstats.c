@@ -6,7 +6,7 @@
 
 typedef struct logstats {
   silk_component base;
-  uv_timer_t timer;
+  silk__component_timer timer;
   double interval;
   int64_t pages_prev, items_prev;
 } logstats;
@@ -23,25 +23,16 @@ static void tick(logstats *ls) {
   ls->items_prev = items;
 }
 
-static void on_tick(uv_timer_t *t) { tick(t->data); }
+static void on_tick(silk_component *self) { tick((logstats *)self); }
 
 static int ls_open(silk_component *self, silk_spider *spider) {
   logstats *ls = (logstats *)self;
   ls->interval = silk_settings_get_float(spider->settings, "LOGSTATS_INTERVAL");
   if (ls->interval <= 0) return SILK_ENOTCONFIGURED;
-  uv_timer_init(&spider->engine->loop, &ls->timer);
-  ls->timer.data = ls;
   uint64_t ms = (uint64_t)(ls->interval * 1000);
-  uv_timer_start(&ls->timer, on_tick, ms, ms);
-  uv_unref((uv_handle_t *)&ls->timer); /* statistics never keep a finished crawl alive */
-  silk_ref_incref(&self->base);        /* released when the timer has closed */
+  silk__component_timer_start(&ls->timer, self, on_tick, ms, ms);
   tick(ls);
   return 0;
-}
-
-static void ls_closed(uv_handle_t *h) {
-  logstats *ls = h->data;
-  silk_ref_decref(&ls->base.base);
 }
 
 static void ls_close(silk_component *self, silk_spider *spider, const char *reason) {
@@ -53,7 +44,7 @@ static void ls_close(silk_component *self, silk_spider *spider, const char *reas
     silk_stats_set_float(spider->stats, "items_per_minute",
                          (double)silk_stats_get_int(spider->stats, "item_scraped_count") * 60 / elapsed);
   }
-  uv_close((uv_handle_t *)&ls->timer, ls_closed);
+  silk__component_timer_close(&ls->timer, NULL);
 }
 
 silk_component_def silk_logstats_def = {

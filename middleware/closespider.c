@@ -4,6 +4,7 @@
  * limit), with the reason closespider_timeout / _itemcount / _pagecount / _errorcount.
  * Requests already in flight still finish, so counts may end a little above the limit,
  * as in Scrapy. Its signal handlers and timer are released when the spider closes. */
+#include "core/internal.h"
 #include "core/silk.h"
 
 typedef struct closespider {
@@ -12,8 +13,7 @@ typedef struct closespider {
   int64_t limit_items, limit_pages, limit_errors;
   int64_t items, pages, errors;
   silk_ref *on_item, *on_page, *on_error; /* signal registrations, NULL when unused */
-  uv_timer_t timer;
-  bool timer_live;
+  silk__component_timer timer; /* live only with CLOSESPIDER_TIMEOUT */
   bool fired;
 } closespider;
 
@@ -44,7 +44,7 @@ static int on_error(const silk_signal_args *a, void *data) {
   return 0;
 }
 
-static void on_timeout(uv_timer_t *t) { fire(t->data, "closespider_timeout"); }
+static void on_timeout(silk_component *self) { fire((closespider *)self, "closespider_timeout"); }
 
 static void disconnect(closespider *cs) {
   silk_engine *e = cs->base.engine;
@@ -56,16 +56,7 @@ static void disconnect(closespider *cs) {
     }
 }
 
-static void timer_closed(uv_handle_t *h) {
-  closespider *cs = h->data;
-  silk_ref_decref(&cs->base.base);
-}
-
-static void stop_timer(closespider *cs) {
-  if (!cs->timer_live) return;
-  cs->timer_live = false;
-  uv_close((uv_handle_t *)&cs->timer, timer_closed);
-}
+static void stop_timer(closespider *cs) { silk__component_timer_close(&cs->timer, NULL); }
 
 static int cs_open(silk_component *self, silk_spider *spider) {
   closespider *cs = (closespider *)self;
@@ -87,12 +78,7 @@ static int cs_open(silk_component *self, silk_spider *spider) {
     return SILK_ENOMEM;
   }
   if (cs->timeout > 0) {
-    uv_timer_init(silk_engine_loop(e), &cs->timer);
-    cs->timer.data = cs;
-    uv_timer_start(&cs->timer, on_timeout, (uint64_t)(cs->timeout * 1000), 0);
-    uv_unref((uv_handle_t *)&cs->timer); /* never the reason a finished crawl keeps running */
-    cs->timer_live = true;
-    silk_ref_incref(&self->base); /* released when the timer has closed */
+    silk__component_timer_start(&cs->timer, self, on_timeout, (uint64_t)(cs->timeout * 1000), 0);
   }
   return 0;
 }

@@ -148,7 +148,7 @@ typedef struct opened {
 
 typedef struct leakalarm {
   silk_component base;
-  uv_timer_t timer;
+  silk__component_timer timer;
   silk_leak_params params;
   series *all;
   opened *spiders;
@@ -416,7 +416,7 @@ static void tick(leakalarm *la) {
   silk__census_release(&c);
 }
 
-static void on_tick(uv_timer_t *t) { tick(t->data); }
+static void on_tick(silk_component *self) { tick((leakalarm *)self); }
 
 static int la_open(silk_component *self, silk_spider *spider) {
   leakalarm *la = (leakalarm *)self;
@@ -432,18 +432,14 @@ static int la_open(silk_component *self, silk_spider *spider) {
   }
   la->t0_ns = silk_now_ns();
   la->on_opened = silk_signal_connect(self->engine, SILK_SIG_SPIDER_OPENED, on_spider_opened, la);
-  uv_timer_init(silk_engine_loop(self->engine), &la->timer);
-  la->timer.data = la;
   uint64_t ms = (uint64_t)(silk_leak_sample_interval(la->params.window) * 1000);
   /* the first sample as soon as the loop runs, so a burst at start-up is seen from zero */
-  uv_timer_start(&la->timer, on_tick, 0, ms);
-  uv_unref((uv_handle_t *)&la->timer); /* watching never keeps a finished crawl alive */
-  silk_ref_incref(&self->base);        /* released when the timer has closed */
+  silk__component_timer_start(&la->timer, self, on_tick, 0, ms);
   return 0;
 }
 
-static void la_closed(uv_handle_t *h) {
-  leakalarm *la = h->data;
+static void la_closed(silk_component *self) {
+  leakalarm *la = (leakalarm *)self;
   series *x, *tmp;
   HASH_ITER(hh, la->all, x, tmp) drop_series(la, x);
   opened *o, *otmp;
@@ -451,19 +447,18 @@ static void la_closed(uv_handle_t *h) {
     HASH_DEL(la->spiders, o);
     silk_free(o);
   }
-  silk_ref_decref(&la->base.base);
 }
 
 static void la_close(silk_component *self, silk_spider *spider, const char *reason) {
   leakalarm *la = (leakalarm *)self;
   silk_census c;
-  if (!uv_is_closing((uv_handle_t *)&la->timer) && silk__census_take(&c, 0, cutoff, la) == 0) {
+  if (la->timer.live && silk__census_take(&c, 0, cutoff, la) == 0) {
     flush_pending(la, &c, true); /* leaks found by the last sample */
     silk__census_release(&c);
   }
   if (la->on_opened) silk_signal_disconnect(self->engine, la->on_opened);
   la->on_opened = NULL;
-  if (!uv_is_closing((uv_handle_t *)&la->timer)) uv_close((uv_handle_t *)&la->timer, la_closed);
+  silk__component_timer_close(&la->timer, la_closed);
 }
 
 silk_component_def silk_leakalarm_def = {

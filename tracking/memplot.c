@@ -37,7 +37,7 @@ typedef struct series {
 
 typedef struct memplot {
   silk_component base;
-  uv_timer_t timer;
+  silk__component_timer timer;
   char *path;
   double interval;
   uint64_t t0_ns;
@@ -113,8 +113,8 @@ static void sample(memplot *p) {
   silk__census_release(&c);
 }
 
-static void on_tick(uv_timer_t *t) {
-  memplot *p = t->data;
+static void on_tick(silk_component *self) {
+  memplot *p = (memplot *)self;
   if (p->ticks++ % p->stride == 0) sample(p);
 }
 
@@ -352,18 +352,14 @@ static int mp_open(silk_component *self, silk_spider *spider) {
     SILK_WARN("memplot", "TRACK_REFS is off: %s will only show RSS", p->path);
   p->stride = 1;
   p->t0_ns = silk_now_ns();
-  uv_timer_init(silk_engine_loop(self->engine), &p->timer);
-  p->timer.data = p;
   uint64_t ms = (uint64_t)(p->interval * 1000);
   /* the first sample as soon as the loop runs, after the spiders opened */
-  uv_timer_start(&p->timer, on_tick, 0, ms ? ms : 1);
-  uv_unref((uv_handle_t *)&p->timer); /* sampling never keeps a finished crawl alive */
-  silk_ref_incref(&self->base);       /* released when the timer has closed */
+  silk__component_timer_start(&p->timer, self, on_tick, 0, ms ? ms : 1);
   return 0;
 }
 
-static void mp_closed(uv_handle_t *h) {
-  memplot *p = h->data;
+static void mp_closed(silk_component *self) {
+  memplot *p = (memplot *)self;
   series *s, *tmp;
   HASH_ITER(hh, p->all, s, tmp) {
     HASH_DEL(p->all, s);
@@ -373,12 +369,11 @@ static void mp_closed(uv_handle_t *h) {
   silk_free(p->path);
   silk_free(p->t);
   silk_free(p->rss);
-  silk_ref_decref(&p->base.base);
 }
 
 static void mp_close(silk_component *self, silk_spider *spider, const char *reason) {
   memplot *p = (memplot *)self;
-  if (uv_is_closing((uv_handle_t *)&p->timer)) return;
+  if (!p->timer.live) return;
   sample(p); /* the end state, whatever the stride */
   int rc = write_plot(p);
   if (rc)
@@ -386,7 +381,7 @@ static void mp_close(silk_component *self, silk_spider *spider, const char *reas
   else
     SILK_INFO("memplot", "Wrote the memory plot to %s (%zu samples, %zu series)", p->path, p->n,
               p->nseries);
-  uv_close((uv_handle_t *)&p->timer, mp_closed);
+  silk__component_timer_close(&p->timer, mp_closed);
 }
 
 silk_component_def silk_memplot_def = {

@@ -19,7 +19,7 @@
 
 typedef struct memusage {
   silk_component base;
-  uv_timer_t timer;
+  silk__component_timer timer;
   double interval;
   int64_t limit_mb, warning_mb;
   int64_t startup;        /* resident bytes when the engine started */
@@ -153,7 +153,7 @@ static void check(memusage *m) {
   }
 }
 
-static void on_tick(uv_timer_t *t) { check(t->data); }
+static void on_tick(silk_component *self) { check((memusage *)self); }
 
 static int on_spider_opened(const silk_signal_args *a, void *data) {
   memusage *m = data;
@@ -188,20 +188,11 @@ static int mu_open(silk_component *self, silk_spider *spider) {
   m->startup = m->current;
   m->on_opened = silk_signal_connect(self->engine, SILK_SIG_SPIDER_OPENED, on_spider_opened, m);
   m->on_closed = silk_signal_connect(self->engine, SILK_SIG_SPIDER_CLOSED, on_spider_closed, m);
-  uv_timer_init(silk_engine_loop(self->engine), &m->timer);
-  m->timer.data = m;
   /* the first check runs as soon as the loop does, after the spiders opened (Scrapy's
    * now=True), so a limit that is already exceeded closes them at once */
   uint64_t ms = (uint64_t)(m->interval * 1000);
-  uv_timer_start(&m->timer, on_tick, 0, ms ? ms : 1);
-  uv_unref((uv_handle_t *)&m->timer); /* measuring never keeps a finished crawl alive */
-  silk_ref_incref(&self->base);       /* released when the timer has closed */
+  silk__component_timer_start(&m->timer, self, on_tick, 0, ms ? ms : 1);
   return 0;
-}
-
-static void mu_closed(uv_handle_t *h) {
-  memusage *m = h->data;
-  silk_ref_decref(&m->base.base);
 }
 
 static void mu_close(silk_component *self, silk_spider *spider, const char *reason) {
@@ -209,7 +200,7 @@ static void mu_close(silk_component *self, silk_spider *spider, const char *reas
   if (m->on_opened) silk_signal_disconnect(self->engine, m->on_opened);
   if (m->on_closed) silk_signal_disconnect(self->engine, m->on_closed);
   m->on_opened = m->on_closed = NULL;
-  if (!uv_is_closing((uv_handle_t *)&m->timer)) uv_close((uv_handle_t *)&m->timer, mu_closed);
+  silk__component_timer_close(&m->timer, NULL);
 }
 
 silk_component_def silk_memusage_def = {
