@@ -69,6 +69,23 @@ static void run_catalog(const char *const *extra, collected *got, int64_t *respo
   assert_int_equal(silk_engine_free(e), 0);
 }
 
+/* PARSE_THREADS sizes libuv's pool through UV_THREADPOOL_SIZE, which libuv reads when the
+ * first work is queued: the first engine sets it from the setting, unless the user has set
+ * the variable, which wins. Runs first, before any engine of this process. */
+static void test_parse_threads_sizes_the_pool(void **state) {
+  const char *user = getenv("UV_THREADPOOL_SIZE");
+  char *before = user ? strdup(user) : NULL;
+  silk_settings *st = silk_settings_new();
+  assert_int_equal(silk_settings_set(st, "PARSE_THREADS", "3", SILK_PRIO_CMDLINE), 0);
+  silk_engine *e = silk_engine_new(st);
+  assert_non_null(e);
+  assert_non_null(getenv("UV_THREADPOOL_SIZE"));
+  assert_string_equal(getenv("UV_THREADPOOL_SIZE"), before ? before : "3");
+  assert_int_equal(silk_engine_free(e), 0);
+  silk_ref_decref((silk_ref *)st);
+  free(before);
+}
+
 static void test_catalog_every_product_once(void **state) {
   collected got = {0};
   int64_t responses = 0;
@@ -160,6 +177,7 @@ static void test_bad_start_url_and_refused_port(void **state) {
 int main(void) {
   test_init();
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_parse_threads_sizes_the_pool),
       cmocka_unit_test(test_catalog_every_product_once),
       cmocka_unit_test(test_catalog_without_threadpool),
       cmocka_unit_test(test_followall_and_catalog_together),
