@@ -6,9 +6,6 @@
 #include <libxml/tree.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -79,22 +76,6 @@ void silk_global_cleanup(void) {
    * state libxml2 keeps for them would become unreachable (definitely lost) without it */
 }
 
-/* libuv sizes its pool once, from UV_THREADPOOL_SIZE, when the first work is queued; its
- * default of 4 parser threads on a 2-core machine only added context switches and a malloc
- * arena each (2 MiB of peak RSS) next to the loop thread. */
-static void size_thread_pool(const silk_settings *st) {
-  if (getenv("UV_THREADPOOL_SIZE")) return;
-  long n = silk_settings_get_int(st, "PARSE_THREADS");
-  if (n <= 0) {
-    n = (long)uv_available_parallelism();
-    if (n > 4) n = 4;
-  }
-  if (n > 1024) n = 1024;
-  char v[16];
-  snprintf(v, sizeof v, "%ld", n);
-  setenv("UV_THREADPOOL_SIZE", v, 0);
-}
-
 silk_engine *silk_engine_new(const silk_settings *settings) {
   silk_global_init();
   silk_engine *e = (silk_engine *)silk_ref_new(&silk_engine_class);
@@ -106,7 +87,7 @@ silk_engine *silk_engine_new(const silk_settings *settings) {
     return NULL;
   }
   e->loop.data = e;
-  size_thread_pool(e->settings);
+  silk__pool_size(e->settings);
   if (silk__downloader_init(e)) {
     uv_loop_close(&e->loop);
     silk_ref_decref((silk_ref *)e->settings);
@@ -448,24 +429,10 @@ typedef struct parse_job {
   bool too_deep;
 } parse_job;
 
-/* The loop thread runs every callback and every transfer: it is the crawl's critical path,
- * and parsers that outnumber the free cores took turns from it. A parser thread lowers its
- * own scheduling priority (Linux: nice per thread) once, so a runnable loop thread goes
- * first and the parsers fill whatever CPU is left. */
-static void parser_thread_yields(void) {
-  static __thread bool done;
-  if (done) return;
-  done = true;
-#ifdef __linux__
-  int prio = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
-  if (prio < 19) setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), prio + 5 > 19 ? 19 : prio + 5);
-#endif
-}
-
 static void parse_work(uv_work_t *w) {
   /* worker thread: touches only the immutable body and url, never a refcount */
   parse_job *j = w->data;
-  parser_thread_yields();
+  silk__pool_thread_yields();
   const char *body = j->resp->body_len ? j->resp->body : "<html></html>";
   size_t len = j->resp->body_len ? j->resp->body_len : 13;
   j->doc = silk_html_parse_bytes(body, len, j->resp->url, j->charset, &j->bytes, &j->too_deep);
@@ -901,32 +868,6 @@ void silk_engine_unpause(silk_engine *e) {
 
 bool silk_engine_paused(silk_engine *e) { return e->paused; }
 
-typedef struct doc_job {
-  uv_work_t work;
-  void *doc;
-} doc_job;
-
-static void free_doc_work(uv_work_t *w) {
-  doc_job *j = w->data;
-  xmlFreeDoc(j->doc);
-}
-
-static void free_doc_done(uv_work_t *w, int status) {
-  (void)status;
-  silk_free(w->data);
-}
-
-static int dispose_doc(void *arg, void *doc) {
-  silk_engine *e = arg;
-  if (e->closing_handles) return -1;
-  doc_job *j = silk_malloc(sizeof *j);
-  if (!j) return -1;
-  *j = (doc_job){.work.data = j, .doc = doc};
-  if (uv_queue_work(&e->loop, &j->work, free_doc_work, free_doc_done) == 0) return 0;
-  silk_free(j);
-  return -1;
-}
-
 int silk_engine_run(silk_engine *e) {
   if (e->started) return SILK_EBUSY;
   e->started = true;
@@ -943,7 +884,7 @@ int silk_engine_run(silk_engine *e) {
   silk_signal_send(e, &(silk_signal_args){.signal = SILK_SIG_ENGINE_STARTED});
   for (silk_crawl *c = e->crawls; c; c = c->next) open_spider(c);
   silk__engine_wakeup(e);
-  silk__response_set_doc_disposer(dispose_doc, e);
+  silk__response_set_doc_disposer(silk__pool_dispose_doc, e);
   uv_run(&e->loop, UV_RUN_DEFAULT);
   /* the loop has finished every queued free; later ones (engine free) are done in place */
   silk__response_set_doc_disposer(NULL, NULL);

@@ -158,4 +158,11 @@ void silk__component_timer_start(silk__component_timer *t, silk_component *owner
  * when libuv is done with the handle, just before the owner's reference is dropped. */
 void silk__component_timer_close(silk__component_timer *t, void (*closed)(silk_component *owner));
 
+/* core/pool.c: size libuv's pool from PARSE_THREADS (before its first use); lower a
+ * parser thread's priority below the loop thread's (once per thread); free a document on
+ * the pool of the engine `arg` (a silk__doc_disposer; 0 when it took the document). */
+void silk__pool_size(const silk_settings *st);
+void silk__pool_thread_yields(void);
+int silk__pool_dispose_doc(void *arg, void *doc);
+
 #endif

@@ -258,7 +258,8 @@ char *silk_url_join(const char *base, const char *href) {
   if (!base || !href || !normal_form(base, &a, &hl)) return silk__url_join_curl(base, href);
   /* an empty segment in the base's path ("http://h//x") is resolved differently by libcurl
    * than by RFC 3986's merge: leave those to libcurl (found by fuzz_url) */
-  const char *path = base + a + hl + strcspn(base + a + hl, "/");
+  size_t path_at = a + hl + strcspn(base + a + hl, "/"); /* after the authority */
+  const char *path = base + path_at;
   size_t plen = strcspn(path, "?");
   for (size_t i = 0; i + 1 < plen; i++)
     if (path[i] == '/' && path[i + 1] == '/') return silk__url_join_curl(base, href);
@@ -268,16 +269,15 @@ char *silk_url_join(const char *base, const char *href) {
   char *r = NULL;
   if (n && href[n] == '\0' && normal_form(href, &a, &hl)) return silk_strdup(href);
   if (n && href[0] == '/' && (n < 2 || href[1] != '/')) {
-    r = url_splice(base, a + hl + strcspn(base + a + hl, "/"), href, n); /* path-absolute */
+    r = url_splice(base, path_at, href, n); /* path-absolute */
   } else if (n && href[0] == '?') {
-    r = url_splice(base, strcspn(base, "?"), href, n);
+    r = url_splice(base, path_at + plen, href, n);
   } else if (n && href[0] != '.' && href[0] != '#' && href[0] != '/') {
     /* path-relative, unless it starts with a scheme ("mailto:", "HTTP:") */
     size_t lead = strcspn(href, ":/?#");
     if (lead >= n || href[lead] != ':') {
-      size_t q = strcspn(base, "?");
-      size_t cut = q;
-      while (cut > a + hl && base[cut - 1] != '/') cut--;
+      size_t cut = path_at + plen; /* back to the last '/' of the base's path */
+      while (cut > path_at && base[cut - 1] != '/') cut--;
       r = url_splice(base, cut, href, n);
     }
   }
